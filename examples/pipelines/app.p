@@ -1,0 +1,13 @@
+# JSON application log: pick the useful keys, the level becomes the status.
+json(_, level, status)
+json(_, service)
+json(_, trace_id)
+json(_, duration_ms)
+json(_, user.id, user_id)
+json(_, user.region, region)
+json(_, msg)
+json(_, time)
+cast(user_id, "int")
+default_time(time)
+set_tag(service)
+set_tag(region)
