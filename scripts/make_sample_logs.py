@@ -63,7 +63,7 @@ def syslog_lines(n: int, rng: random.Random) -> list[str]:
             "kernel": f"eth0: link up, {rng.choice([1000, 10000])}Mbps, full-duplex",
             "systemd": f"Started Session {rng.randrange(1, 999)} of user deploy.",
         }[prog]
-        out.append(f"{t.strftime('%b %d %H:%M:%S').replace(' 0', '  ', 1)} web-{rng.randrange(1, 4)} {prog}[{rng.randrange(100, 30000)}]: {msg}")
+        out.append(f"{t.strftime('%Y-%m-%dT%H:%M:%S+00:00')} web-{rng.randrange(1, 4)} {prog}[{rng.randrange(100, 30000)}]: {msg}")
     return out
 
 

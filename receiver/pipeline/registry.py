@@ -16,7 +16,9 @@ Parameter kinds (platypus.md §9.1):
           the implementation receives the literal value, or what `check` put in its place.
 
 The run-time contract of an implementation is `func(ctx, *args) -> value`, args in
-`params` order, defaults filled in. `ctx` is the per-point run context
+`params` order, defaults filled in. A `variadic` parameter must be the last one; the
+arguments it collects are passed spread as the trailing positional arguments
+(`def strfmt(ctx, key, fmt, *args)`). `ctx` is the per-point run context
 (`receiver.pipeline.runtime.Context`) and offers:
 
     ctx.point                 the Point being processed (name, tags, fields, time)
@@ -33,6 +35,19 @@ The run-time contract of an implementation is `func(ctx, *args) -> value`, args 
     ctx.options               dict set by setopt()
     ctx.new_points            list of extra points (create_point)
 
+  and, added by the engine (compatible extensions):
+
+    ctx.deadline              time.monotonic() value after which the run is over budget
+    ctx.check_deadline()      raise BudgetExceeded (a ScriptRuntimeError) if past the deadline;
+                              call it inside long loops of a built-in
+    ctx.run_script(name)      run script `name` of the same category on this point with a
+                              fresh variable scope (`use`); unknown script -> no-op
+    ctx.add_point(pt, category=None)  append to new_points, remembering the category
+    ctx.vars                  the script variables visible to `read` (do not mutate)
+
+Built-ins must change the point only in place (never rebind `point.tags`/`point.fields`):
+compiled scripts hold on to those two dicts for the whole run.
+
 An implementation that must fail the run raises `ScriptRuntimeError(message)`.
 
 The `check` hook, `check(cc, args) -> dict | None`, runs at compile time. `args`
@@ -40,7 +55,14 @@ is a list of `ArgInfo` in `params` order (None for an omitted optional). It may
 raise via `cc.error(message, arg)` (a positioned `CompileError`), use
 `cc.lookup_pattern(name)` / `cc.define_pattern(name, pattern)` for the grok
 pattern scope (§10.3), and return `{param_name: replacement}` to substitute
-prepared objects (a compiled grok, a compiled regex) for LIT arguments.
+prepared objects (a compiled grok, a compiled regex) for LIT arguments (a replacement
+for a KEY or VALUE parameter is passed as a constant instead of the argument). The
+arguments a variadic parameter collected appear as one ArgInfo each at the end of
+`args`. `cc` also offers `cc.script_name`, `cc.call` (the Call node) and
+`cc.add_script_ref(name)` (record a `use` dependency). `ArgInfo.node_kind` names the
+argument's form ("ident", "str", "int", "float", "bool", "nil", "list", "map", "attr",
+"index", "path", "call", "expr"); `ArgInfo.path` holds a key path's segments
+(`a.b[0]` -> ["a", "b", 0]; `.[0]` -> [0]; a backquoted `` `a.b` `` -> ["a.b"]).
 """
 
 from __future__ import annotations
@@ -102,6 +124,8 @@ class ArgInfo:
     line: int = 0
     column: int = 0
     node: Any = None
+    node_kind: str = ""  # the argument's syntactic form (see the module docstring)
+    path: list | None = None  # for KEY params: the key path segments
 
 
 @dataclass

@@ -1,0 +1,7 @@
+"""Platypus built-in functions (platypus.md §9). Importing this package registers every built-in
+in `receiver.pipeline.registry.BUILTINS`; each module owns one family of functions."""
+
+from . import encoding, grokfns, jsonfns, keys, strings, timefns  # noqa: F401  (registration)
+from . import extras, sqlcover, useragent, xmlfns  # noqa: F401
+
+__all__: list[str] = []

@@ -1,0 +1,173 @@
+"""JSON built-ins (§9.2): json, load_json, valid_json/vaild_json, gjson, json_all.
+
+json() parses the source text once per distinct string (a one-entry cache: a script usually
+extracts many paths from the same message) with orjson; numbers become floats at extraction.
+"""
+
+from __future__ import annotations
+
+import json as _stdjson
+import re
+
+import orjson
+
+from ..grok.compiler import _GO_SPACE
+from ..registry import MISSING, ArgKind, Param, ScriptRuntimeError, builtin
+from ._args import is_literal
+from ._values import to_json, to_str
+
+KEY, VALUE, LIT = ArgKind.KEY, ArgKind.VALUE, ArgKind.LIT
+
+_BAD = object()
+_cache_src: str | None = None
+_cache_obj = _BAD
+
+
+def _parse(s: str):
+    """orjson.loads with a one-entry cache; _BAD on invalid JSON. Callers must not mutate."""
+    global _cache_src, _cache_obj
+    if s is _cache_src or s == _cache_src:
+        return _cache_obj
+    try:
+        obj = orjson.loads(s)
+    except orjson.JSONDecodeError:
+        try:  # integers beyond 64 bits: orjson refuses them, Go reads them as floats
+            obj = _stdjson.loads(s, parse_int=float)
+        except ValueError:
+            obj = _BAD
+    _cache_src, _cache_obj = s, obj
+    return obj
+
+
+def floats(v):
+    """JSON numbers as Go decodes them into interface{}: every number is a float64."""
+    t = type(v)
+    if t is int:
+        return float(v)
+    if t is dict:
+        return {k: floats(x) for k, x in v.items()}
+    if t is list:
+        return [floats(x) for x in v]
+    return v
+
+
+# ---- json paths: a.b, a[0], a.b[-1].c, `a.b` (one key), .[0] (top-level array)
+
+_STEP = re.compile(r"`([^`]*)`|\[(-?\d+)\]|([^.\[`]+)|(\.)")
+
+
+def parse_path(path: str) -> tuple:
+    """The steps of a json path: str = map key, int = list index."""
+    steps: list = []
+    for m in _STEP.finditer(path):
+        quoted, idx, name, _dot = m.groups()
+        if quoted is not None:
+            steps.append(quoted)
+        elif idx is not None:
+            steps.append(int(idx))
+        elif name is not None:
+            steps.append(name)
+    return tuple(steps)
+
+
+def _walk(obj, steps):
+    for st in steps:
+        if type(st) is int:
+            if type(obj) is not list:
+                return _BAD
+            i = st + len(obj) if st < 0 else st
+            if not 0 <= i < len(obj):
+                return _BAD
+            obj = obj[i]
+        else:
+            if type(obj) is not dict:
+                return _BAD
+            obj = obj.get(st, _BAD)
+            if obj is _BAD:
+                return _BAD
+    return obj
+
+
+def _check_json(cc, args):
+    path = args[1]
+    text = path.key_name if path.key_name is not None else (path.value if isinstance(path.value, str) else None)
+    if text is None:
+        cc.error("json: the path must be an identifier, an attribute path or a string", path)
+    path_segs = getattr(path, "path", None)
+    steps = tuple(path_segs) if path_segs is not None and path.node_kind != "str" else parse_path(text)
+    if not steps and text not in ("", "."):
+        cc.error(f"json: invalid path {text!r}", path)
+    for i, name in ((3, "trim_space"), (4, "delete_after_extract")):
+        a = args[i]
+        if a is not None and not is_literal(a, bool):
+            cc.error(f"json: {name} must be a bool literal", a)
+    dae = args[4] is not None and args[4].value is True
+    if dae and (not steps or type(steps[-1]) is int):
+        cc.error("json: delete_after_extract is not allowed when the path ends with an index", args[4])
+    default_key = "" if steps and type(steps[-1]) is int else text
+    out = {"path": steps}
+    if args[2] is None:
+        out["newkey"] = default_key
+    return out
+
+
+@builtin("json", Param("key", KEY), Param("path", KEY), Param("newkey", KEY, default=None),
+         Param("trim_space", LIT, default=True, lit_types=(bool,)),
+         Param("delete_after_extract", LIT, default=False, lit_types=(bool,)), check=_check_json)
+def json(ctx, key, path, newkey, trim_space, delete_after_extract):
+    """Extract the value at `path` from the key's JSON text and store it at `newkey`."""
+    src = ctx.read(key)
+    if src is MISSING:
+        return None
+    obj = _parse(src if type(src) is str else to_str(src))
+    if obj is _BAD:
+        return None
+    v = _walk(obj, path)
+    if v is _BAD or v is None:
+        return None
+    t = type(v)
+    if t is str:
+        if trim_space:
+            v = v.strip(_GO_SPACE)
+    elif t is int:
+        v = float(v)
+    elif t is dict or t is list:
+        v = to_json(floats(v))
+    ctx.set_field(newkey, v)
+    if delete_after_extract and path:
+        whole = floats(obj)  # a copy: the cached parse stays intact
+        parent = _walk(whole, path[:-1])
+        if type(parent) is dict:
+            parent.pop(path[-1], None)
+            ctx.set_field(key, to_json(whole))
+    return None
+
+
+def load(s: str):
+    """JSON text -> script value (numbers as floats); nil when invalid."""
+    obj = _parse(s)
+    return None if obj is _BAD else floats(obj)
+
+
+@builtin("load_json", Param("value", VALUE))
+def load_json(ctx, value):
+    """Parse JSON text into map/list/float/str/bool/nil; invalid JSON gives nil."""
+    if type(value) is not str:
+        raise ScriptRuntimeError(f"load_json: argument must be a str, got {type(value).__name__}")
+    return load(value)
+
+
+def _valid(ctx, value):
+    if type(value) is not str:
+        return False
+    return _parse(value) is not _BAD
+
+
+builtin("valid_json", Param("value", VALUE))(lambda ctx, value: _valid(ctx, value))
+builtin("vaild_json", Param("value", VALUE))(lambda ctx, value: _valid(ctx, value))
+
+
+@builtin("json_all", tier=2)
+def json_all(ctx):
+    """Disabled upstream: does nothing."""
+    return None

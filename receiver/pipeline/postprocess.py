@@ -1,0 +1,77 @@
+"""Post-processing after a successful run (platypus.md §8): logging `status` normalisation,
+`time` key promotion, and the drop mark. Skipped entirely when the run failed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from offload.point import Point, UInt
+
+from .convert import wrap_int64
+
+__all__ = ["STATUS_MAP", "normalize_status", "postprocess", "promote_time"]
+
+STATUS_MAP = {
+    "f": "emerg", "emerg": "emerg",
+    "a": "alert", "alert": "alert",
+    "c": "critical", "critical": "critical",
+    "e": "error", "error": "error",
+    "w": "warning", "warn": "warning", "warning": "warning",
+    "n": "notice", "notice": "notice",
+    "i": "info", "info": "info",
+    "d": "debug", "trace": "debug", "verbose": "debug", "debug": "debug",
+    "o": "OK", "s": "OK", "ok": "OK",
+    "": "info",
+}
+
+
+def normalize_status(s: str) -> str:
+    """The §8.1 table: known spellings mapped, anything else lower-cased, empty -> info."""
+    low = s.lower()
+    return STATUS_MAP.get(low, low)
+
+
+def _status(point: Point, ignore_status: Any, disable_status: bool) -> bool:
+    """Normalise `status`; True if the point must be dropped by the ignore list."""
+    tags, fields = point.tags, point.fields
+    if "status" in tags:
+        raw: Any = tags["status"]
+        is_tag = True
+    else:
+        raw = fields.get("status")
+        is_tag = False
+        if type(raw) is bytes:
+            raw = raw.decode("utf-8", "replace")
+    s = raw if type(raw) is str else "info"
+    if not disable_status:
+        s = normalize_status(s)
+        if is_tag:
+            tags["status"] = s
+        else:
+            fields["status"] = s
+    if ignore_status:
+        return s.lower() in ignore_status
+    return False
+
+
+def promote_time(point: Point) -> None:
+    """§8.3: a non-zero int `time` key becomes the timestamp; the key is removed in every case."""
+    tags, fields = point.tags, point.fields
+    if "time" in tags:
+        del tags["time"]
+        return
+    v = fields.pop("time", None)
+    if v is not None and type(v) is not bool and isinstance(v, int):
+        v = wrap_int64(int(v)) if type(v) is UInt else v
+        if v:
+            point.time = v
+
+
+def postprocess(ctx: Any, point: Point, category: str, ignore_status: Any = (), disable_status: bool = False) -> bool:
+    """Apply §8 to a successfully run point; returns True if the status ignore list drops it."""
+    dropped = False
+    if category == "logging" and ctx.options.get("status_mapping", True) is not False:
+        dropped = _status(point, ignore_status, disable_status)
+    if "time" in point.fields or "time" in point.tags:
+        promote_time(point)
+    return dropped
