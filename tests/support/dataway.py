@@ -71,7 +71,7 @@ class DatawayStandIn:
 
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="dataway-stand-in", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="dataway-stand-in", daemon=True)
 
     @property
     def url(self) -> str:

@@ -103,10 +103,11 @@ class ProcessRunner:
         full_env.setdefault("PYTHONUNBUFFERED", "1")
         if env:
             full_env.update(env)
-        popen = subprocess.Popen(
-            [exe, *map(str, args)], cwd=cwd or self.workdir, env=full_env, stdin=stdin,
-            stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
+            popen = subprocess.Popen(
+                [exe, *map(str, args)], cwd=cwd or self.workdir, env=full_env, stdin=stdin,
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )
         proc = Proc(name, popen, log)
         self.procs[name] = proc
         return proc

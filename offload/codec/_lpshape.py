@@ -1,0 +1,123 @@
+"""Compiled-regex fast paths for line-protocol field sections.
+
+Two levels, both accepting only a subset of the grammar of `_lpscan` (anything else
+falls through to that scanner, which also produces every error):
+
+* `fields_re(exact)`: one `findall` over a line's fields yields (key, str, int, uint,
+  float, bool, bad) tuples. The trailing `(.)` alternative catches any character that
+  is not part of a well-formed field, so a non-empty `bad` means "let the scanner
+  take this line".
+* `Shape`: logging payloads repeat one field layout line after line (same keys, same
+  types, same order). Once a layout has been seen twice, it gets its own regex for a
+  whole line (head, the keys as literals, optional timestamp, end of line) and a
+  generated function that builds the fields dict in one expression. One anchored
+  `match` plus one call then replaces the line splitting and the per-field loop
+  (nginx lines: about 1.6x faster than the generic findall).
+
+String values: when the payload contains no `\\\\` pair, a quote preceded by a backslash
+is an escaped quote, and the possessive `[^"]*+` loops below run about 2.5x faster in
+`re` than the exact `[^"\\\\]|\\\\.` form, which is used otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+
+from offload.codec._lpscan import unescape_string
+from offload.point import UInt
+
+__all__ = ["BOOLS", "Shape", "fields_re", "shape_for"]
+
+_FK = r'[^ ,=\\"]+'
+_STR = {False: r'"(?:[^"]*+(?<=\\)")*+[^"]*+"', True: r'"[^"\\]*+(?:\\.[^"\\]*+)*+"'}
+_STR_IN = {False: r'"((?:[^"]*+(?<=\\)")*+[^"]*+)"', True: r'"([^"\\]*+(?:\\.[^"\\]*+)*+)"'}
+_FLT = r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_BOOL = r"(?:true|True|TRUE|t|T|false|False|FALSE|f|F)"
+BOOLS = {"t": True, "T": True, "true": True, "True": True, "TRUE": True,
+         "f": False, "F": False, "false": False, "False": False, "FALSE": False}
+
+_FIELDS = {
+    exact: re.compile(
+        rf"(?:({_FK})=(?:({_STR[exact]})|(-?[0-9]+)i|([0-9]+)u|({_FLT})|({_BOOL}))(?:,(?!\Z)|\Z))|(.)", re.S
+    )
+    for exact in (False, True)
+}
+
+
+def fields_re(exact: bool) -> re.Pattern:
+    """The generic field-section regex (exact string form when the payload has a `\\\\` pair)."""
+    return _FIELDS[exact]
+
+
+# Layout regexes bound numbers so that the conversion cannot overflow (int64 needs at most 18
+# digits to be safe, uint64 19, a float without exponent 308 integer digits); longer numbers and
+# exponents miss the layout and take the generic path, which checks them.
+_FLT_PLAIN = r"-?(?:[0-9]{1,300}(?:\.[0-9]*)?|\.[0-9]+)"
+_VALUE_RE = {
+    "i": lambda exact: r"(-?[0-9]{1,18})i",
+    "u": lambda exact: r"([0-9]{1,19})u",
+    "f": lambda exact: f"({_FLT_PLAIN})",
+    "b": lambda exact: f"({_BOOL})",
+    "s": lambda exact: _STR_IN[exact],
+}
+# Python expressions converting group variable {v}.
+_VALUE_PY = {
+    "i": "int({v})",
+    "u": "UInt({v})",
+    "f": "float({v})",
+    "b": "BOOLS[{v}]",
+    "s": "({v} if '\\\\' not in {v} else unescape_string({v}))",
+}
+# Without any `\\` pair in the payload, un-escaping a string is one replace of `\"`.
+_VALUE_PY_FAST = dict(_VALUE_PY, s="{v}.replace('\\\\\"', '\"')")
+_ENV = {"UInt": UInt, "BOOLS": BOOLS, "unescape_string": unescape_string}
+
+
+class Shape:
+    """A regex and a converter for one field layout; `match(line, pos)` then `conv(m.groups())`."""
+
+    __slots__ = ("layout", "_compiled")
+
+    def __init__(self, layout: tuple[tuple[str, str], ...]) -> None:
+        self.layout = layout
+        self._compiled: dict[bool, tuple] = {}
+
+    def compiled(self, exact: bool) -> tuple:
+        """(bound `match` of a whole line of this layout, converter of its groups), for payloads with
+        (exact) or without a `\\\\` pair. The match is anchored where it is called: head up to the
+        first space (group 1, the key of the head cache), the fields, an optional timestamp, the
+        end of the line."""
+        c = self._compiled.get(exact)
+        if c is None:
+            layout = self.layout
+            body = ",".join(re.escape(k) + "=" + _VALUE_RE[code](exact) for k, code in layout)
+            match = re.compile(r"([^ \\\n]+) " + body + r"(?: (-?[0-9]+))?$", re.M | re.S).match
+            py = _VALUE_PY if exact else _VALUE_PY_FAST
+            names = [f"g{i}" for i in range(len(layout))]
+            items = ", ".join(f"{k!r}: {py[code].format(v=v)}" for (k, code), v in zip(layout, names))
+            src = f"def conv(g):\n    _, {', '.join(names)}, ts = g\n    return {{{items}}}, ts\n"
+            env = dict(_ENV)
+            exec(compile(src, f"<line-protocol shape of {len(layout)} fields>", "exec"), env)  # noqa: S102
+            c = self._compiled[exact] = (match, env["conv"])
+        return c
+
+
+_SHAPES: dict[tuple, Shape] = {}
+_SEEN: dict[tuple, int] = {}
+_MAX_SHAPES = 256
+
+
+def shape_for(layout: tuple[tuple[str, str], ...]) -> Shape | None:
+    """The Shape of a layout seen at least twice (so one-off layouts never pay for a compile)."""
+    s = _SHAPES.get(layout)
+    if s is not None:
+        return s
+    if _SEEN.get(layout, 0) < 1:
+        if len(_SEEN) >= 4 * _MAX_SHAPES:
+            _SEEN.clear()
+        _SEEN[layout] = 1
+        return None
+    if len(_SHAPES) >= _MAX_SHAPES:
+        _SHAPES.clear()
+    s = _SHAPES[layout] = Shape(layout)
+    return s
