@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 
 from offload.codec._lpscan import unescape_string
-from offload.point import UInt
+from offload.point import Point, UInt
 
 __all__ = ["BOOLS", "Shape", "fields_re", "shape_for"]
 
@@ -70,23 +70,26 @@ _VALUE_PY = {
 }
 # Without any `\\` pair in the payload, un-escaping a string is one replace of `\"`.
 _VALUE_PY_FAST = dict(_VALUE_PY, s="{v}.replace('\\\\\"', '\"')")
-_ENV = {"UInt": UInt, "BOOLS": BOOLS, "unescape_string": unescape_string}
+_ENV = {"UInt": UInt, "Point": Point, "BOOLS": BOOLS, "unescape_string": unescape_string}
 
 
 class Shape:
-    """A regex and a converter for one field layout; `match(line, pos)` then `conv(m.groups())`."""
+    """A regex for whole lines of one field layout and a converter from its groups to a Point."""
 
-    __slots__ = ("layout", "_compiled")
+    __slots__ = ("layout", "timestamp", "_compiled")
 
-    def __init__(self, layout: tuple[tuple[str, str], ...]) -> None:
+    def __init__(self, layout: tuple[tuple[str, str], ...], timestamp) -> None:
         self.layout = layout
+        self.timestamp = timestamp  # (raw, mult) -> ns; ValueError when out of range
         self._compiled: dict[bool, tuple] = {}
 
     def compiled(self, exact: bool) -> tuple:
-        """(bound `match` of a whole line of this layout, converter of its groups), for payloads with
-        (exact) or without a `\\\\` pair. The match is anchored where it is called: head up to the
-        first space (group 1, the key of the head cache), the fields, an optional timestamp, the
-        end of the line."""
+        """(match, conv) for payloads with (exact) or without a `\\\\` pair.
+
+        `match(text, pos)` is a bound, anchored match of a whole line of this layout: the head
+        up to the first space (group 1, the key of the head cache), the fields, an optional
+        timestamp, the end of the line. `conv(groups, (name, tags), now, mult)` builds the
+        Point; it raises ValueError for a timestamp out of range."""
         c = self._compiled.get(exact)
         if c is None:
             layout = self.layout
@@ -94,9 +97,19 @@ class Shape:
             match = re.compile(r"([^ \\\n]+) " + body + r"(?: (-?[0-9]+))?$", re.M | re.S).match
             py = _VALUE_PY if exact else _VALUE_PY_FAST
             names = [f"g{i}" for i in range(len(layout))]
-            items = ", ".join(f"{k!r}: {py[code].format(v=v)}" for (k, code), v in zip(layout, names))
-            src = f"def conv(g):\n    _, {', '.join(names)}, ts = g\n    return {{{items}}}, ts\n"
-            env = dict(_ENV)
+            items = ", ".join(f"{k!r}: {py[code].format(v=v)}" for (k, code), v in zip(layout, names, strict=True))
+            src = (
+                f"def conv(g, ht, now, mult):\n"
+                f"    _, {', '.join(names)}, ts = g\n"
+                f"    if ts is None:\n"
+                f"        t = now\n"
+                f"    else:\n"
+                f"        t = int(ts)\n"
+                f"        if mult != 1 or len(ts) > 18:\n"
+                f"            t = timestamp(t, mult)\n"
+                f"    return Point(ht[0], dict(ht[1]), {{{items}}}, t)\n"
+            )
+            env = dict(_ENV, timestamp=self.timestamp)
             exec(compile(src, f"<line-protocol shape of {len(layout)} fields>", "exec"), env)  # noqa: S102
             c = self._compiled[exact] = (match, env["conv"])
         return c
@@ -107,7 +120,7 @@ _SEEN: dict[tuple, int] = {}
 _MAX_SHAPES = 256
 
 
-def shape_for(layout: tuple[tuple[str, str], ...]) -> Shape | None:
+def shape_for(layout: tuple[tuple[str, str], ...], timestamp) -> Shape | None:
     """The Shape of a layout seen at least twice (so one-off layouts never pay for a compile)."""
     s = _SHAPES.get(layout)
     if s is not None:
@@ -119,5 +132,5 @@ def shape_for(layout: tuple[tuple[str, str], ...]) -> Shape | None:
         return None
     if len(_SHAPES) >= _MAX_SHAPES:
         _SHAPES.clear()
-    s = _SHAPES[layout] = Shape(layout)
+    s = _SHAPES[layout] = Shape(layout, timestamp)
     return s

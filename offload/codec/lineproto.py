@@ -127,17 +127,10 @@ def decode(data: bytes | str, precision: str | None = "n", now_ns: int | None = 
                 ht = heads.get(g[0])
                 if ht is not None:
                     try:
-                        fields, tsv = shape_conv(g)
-                        if tsv is None:
-                            t = now
-                        else:
-                            t = int(tsv)
-                            if mult != 1 or len(tsv) > 18:
-                                t = _ts(t, mult)
+                        app(shape_conv(g, ht, now, mult))
                     except ValueError:
-                        pass  # out of range: the scanner reports it
+                        pass  # a timestamp out of range: the scanner reports it
                     else:
-                        app(Point(ht[0], dict(ht[1]), fields, t))
                         pos = m.end() + 1
                         continue
         start = pos
@@ -210,7 +203,7 @@ def decode(data: bytes | str, precision: str | None = "n", now_ns: int | None = 
                         app(Point(ht[0], dict(ht[1]), fields, t))
                         pos = nl + 1
                         if sp <= _HEAD_CACHE_LEN and fend - sp <= _HEAD_CACHE_LEN:
-                            shape = shape_for(tuple(layout))
+                            shape = shape_for(tuple(layout), _ts)
                             if shape is not None:
                                 shape_match, shape_conv = shape.compiled(exact)
                         continue

@@ -1,18 +1,21 @@
 """Protobuf `point.PBPoints` bodies <-> points (wire.md a.2-a.5).
 
-Decoding, measured on 10,000 nginx logging points (tests/benchmarks/bench_codecs.py):
+Decoding, measured on 10,000 nginx logging points (tests/benchmarks/bench_codecs.py,
+CPU time, this 2-core machine; the bare `PBPoints.FromString` takes ~1.0 us a point):
 
 * generated classes, then a loop over `arr` / `fields` reading `key`, `WhichOneof`,
-  the member and `is_tag`: 9-13x the bare `PBPoints.FromString`, because upb builds
-  a Python wrapper for every Field and each attribute read costs 50-150 ns;
-* a pure-Python decoder over the bytes (`_pbwire.decode_careful`): about 14x;
+  the member and `is_tag`: 9.5-17 us a point (10-15x the bare parse). upb builds a
+  Python wrapper for every Field and each attribute read costs 50-150 ns; merely
+  iterating the Field objects already costs ~3x the parse;
+* a pure-Python decoder over the bytes (`_pbwire.decode_careful`): ~31 us (~35x);
 * kept: a *shadow* schema with the same field numbers in which `PBPoint.fields` is
   `repeated bytes`. upb parses and checks the outer structure in C (0.15 us a point,
-  UTF-8 of the name included) and hands each Field over as raw bytes, which a short
-  hand-written parser turns into (is_tag, key, value); Fields that repeat byte for
-  byte (tags, statuses, codes) come from a per-call cache. About 6x the bare parse.
-  The 2x target is out of reach in pure Python: merely iterating the upb Field
-  objects already costs 3x the parse, and building the Point objects alone 1x.
+  UTF-8 of the name included) and hands each Field over as raw bytes; the common
+  layouts (key then a string, double or int; tag = key, is_tag, s) are read inline,
+  and Fields that repeat byte for byte (tags, statuses, codes) come from a per-call
+  cache: ~9 us a point, 8.5-10x the bare parse. The 2x target is out of reach in pure
+  Python: building the Point with its two dicts costs ~1 us on its own, and every
+  Field needs a few hundred ns of interpreter work.
 
 Anything the fast path does not take (a Field not in the common layout, any error)
 goes to `_pbwire`, the complete decoder, which also reports errors with an offset.
@@ -85,6 +88,8 @@ def _varint(raw: bytes, pos: int) -> tuple[int, int]:
         pos += 1
         r |= (b & 0x7F) << shift
         if b < 0x80:
+            if r >= _U64:
+                raise _Slow  # a 10th byte beyond 64 bits: the complete decoder applies the runtimes' rule
             return r, pos
         shift += 7
         if shift >= 70:
@@ -160,7 +165,7 @@ def decode(data: bytes) -> list[Point]:
     data = bytes(data)
     try:
         return _decode_fast(data)
-    except (_PBDecodeError, ProtobufDecodeError, UnicodeDecodeError, IndexError, struct.error):
+    except (_PBDecodeError, ProtobufDecodeError, UnicodeDecodeError, IndexError, struct.error, _Slow):
         pass
     # Locate the problem precisely (or decode what the fast path declined to).
     return w.decode_careful(data)
@@ -200,6 +205,11 @@ def _decode_fast(data: bytes) -> list[Point]:
                     elif t == 0x21 and pos + 9 == n:
                         fields[raw[2:pos].decode()] = unpack_d(raw, pos + 1)[0]
                         continue
+                    elif t == 0x10 and n - pos <= 11:
+                        v, q = _varint(raw, pos + 1)
+                        if q == n:
+                            fields[raw[2:pos].decode()] = v - _U64 if v > _I64_MAX else v
+                            continue
             r = _field(raw)
             if n <= _CACHE_RAW_MAX and type(r[2]) not in (list, dict):  # never share mutables
                 cache[raw] = r

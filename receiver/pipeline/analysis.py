@@ -17,10 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .nodes import (
-    Assign, Attr, Binary, Block, Call, ExprStmt, ForC, ForIn, Ident, If, Index, ListLit, Literal, MapLit, Paren,
-    Slice, Unary,
-)
+from .nodes import Assign, Attr, Binary, ForC, ForIn, Ident, If, ListLit, Literal, MapLit, Paren, Slice, Unary
 
 __all__ = [
     "ANY", "BOOL", "DEF", "FLOAT", "INT", "LIST", "MAP", "MAYBE", "NIL", "STR", "Flow", "arith_type",
@@ -205,7 +202,6 @@ class Flow:
         total: dict = {}
         for _ in range(len(env) + 3):
             body = dict(base)
-            cur = body.get(x)
             body[x] = (DEF, elem)
             w = self.block(s.body.stmts, body)
             w[x] = join(w.get(x), elem)
@@ -255,17 +251,3 @@ class Flow:
                 break
             base = new
         return scope, base, total
-
-
-def block_of(node: Any) -> Block | None:
-    return getattr(node, "body", None)
-
-
-def is_call_stmt(s: Any) -> bool:
-    return isinstance(s, ExprStmt) and isinstance(s.expr, Call)
-
-
-def index_root(node: Index) -> Any:
-    while isinstance(node, Index):
-        node = node.obj
-    return node

@@ -1,6 +1,9 @@
 """`run_batch`: run the right script over each point of a batch (what receiver workers call).
 
-The script of a point is `source` when given, else the point's name. Points with no script
+The script of a point is `source` when given, else the default name of platypus.md §1.1
+(`script_name()`: the measurement for logging and most categories, `<service>` for tracing
+and profiling, `<app_id>_<measurement>` for RUM, `<category>` for security, `<df_source>`
+for keyevent). Points with no script
 pass through unchanged (counted as `unprocessed`); dropped points are counted and left out;
 runtime errors are counted, a few messages sampled, and the point is kept as the failed run
 left it (platypus.md §1.5). Extra points made by create_point follow their parent.
@@ -14,7 +17,7 @@ from offload.point import Point
 
 from .store import ScriptStore
 
-__all__ = ["BatchResult", "run_batch", "MAX_ERROR_SAMPLES"]
+__all__ = ["BatchResult", "MAX_ERROR_SAMPLES", "run_batch", "script_name"]
 
 MAX_ERROR_SAMPLES = 10
 
@@ -28,29 +31,50 @@ class BatchResult:
     unprocessed: int = 0
 
 
+def _key(pt: Point, key: str) -> str | None:
+    v = pt.tags.get(key)
+    if v is None:
+        v = pt.fields.get(key)
+    return v if type(v) is str and v else None
+
+
+def script_name(category: str, pt: Point) -> str | None:
+    """The default script name of a point (§1.1); None when the point lacks the key it needs."""
+    if category in ("tracing", "profiling"):
+        return _key(pt, "service")
+    if category == "rum":
+        app_id = _key(pt, "app_id")
+        return f"{app_id}_{pt.name}" if app_id else None
+    if category == "security":
+        return _key(pt, "category")
+    if category == "keyevent":
+        return _key(pt, "df_source")
+    return pt.name
+
+
 def run_batch(store: ScriptStore, category: str, points: list[Point], source: str | None = None) -> BatchResult:
     """Process `points` in order with the store's scripts; see the module docstring."""
     out = BatchResult()
     kept = out.points
     scripts: dict = {}  # one store lookup per distinct script name per batch
     for pt in points:
-        name = source if source is not None else pt.name
+        name = source if source is not None else (pt.name if category == "logging" else script_name(category, pt))
         script = scripts.get(name, False)
         if script is False:
-            script = scripts[name] = store.get(category, name)
+            script = scripts[name] = store.get(category, name) if name else None
         if script is None:
             kept.append(pt)
             out.unprocessed += 1
             continue
-        r = script.run(pt, category)
-        if r.error is not None:
+        dropped, error, extra, _ = script.execute(pt, category)
+        if error is not None:
             out.errors += 1
             if len(out.error_samples) < MAX_ERROR_SAMPLES:
-                out.error_samples.append(r.error)
-        if r.dropped:
+                out.error_samples.append(error)
+        if dropped:
             out.dropped += 1
         else:
             kept.append(pt)
-        if r.extra:
-            kept.extend(r.extra)
+        if extra:
+            kept.extend(extra)
     return out

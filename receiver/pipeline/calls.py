@@ -74,7 +74,9 @@ class CompileContext:
     def error(self, message: str, arg: ArgInfo | None = None) -> CompileError:
         """Raise a CompileError at `arg` (or at the call); returned for `raise cc.error(...)` style too."""
         line, col = (arg.line, arg.column) if arg is not None and arg.line else (self.call.line, self.call.col)
-        raise self._compiler.error(f"{self.builtin.name}(): {message}", line, col)
+        name = self.builtin.name
+        text = message if message.startswith(name) else f"{name}(): {message}"
+        raise self._compiler.error(text, line, col)
 
     def lookup_pattern(self, name: str) -> Any:
         """The pattern `name` defined by add_pattern in this block or an enclosing one, else None."""

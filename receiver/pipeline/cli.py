@@ -69,7 +69,7 @@ def run_command(args: argparse.Namespace) -> int:
     """Run a script over raw lines and print the resulting points as JSON lines."""
     path = Path(args.script)
     try:
-        source = path.read_text(encoding="utf-8", errors="replace")
+        source = path.read_text(encoding="utf-8-sig", errors="replace")
     except OSError as exc:
         print(f"error: cannot read script {path}: {exc.strerror or exc}", file=sys.stderr)
         return 2

@@ -18,7 +18,7 @@ __all__ = ["parse"]
 
 _CMP_OPS = frozenset({"==", "!=", "<", "<=", ">", ">="})
 _ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%="})
-_MAX_DEPTH = 150  # nesting limit; Python's own compiler gives up not much deeper
+_MAX_DEPTH = 48  # nesting limit (brackets + blocks); each level costs ~15 Python frames here
 
 
 class _Parser:
@@ -148,8 +148,8 @@ class _Parser:
         t = self.tok
         if t.kind == "op" and t.value in _ASSIGN_OPS:
             if not _is_target(expr):
-                raise self.error(f"cannot assign to this expression (only a variable or an index "
-                                 f"like a[0] can be assigned)", start)
+                raise self.error("cannot assign to this expression (only a variable or an index "
+                                 "like a[0] can be assigned)", start)
             self.advance()
             value = self.expression()
             if self.tok.kind == "op" and self.tok.value in _ASSIGN_OPS:
@@ -279,7 +279,6 @@ class _Parser:
             if t.value == "(":
                 if not isinstance(node, Ident):
                     raise self.error("only a built-in function name can be called", t)
-                self.check_name_node(node)
                 node = self.call(node)
             elif t.value == "[":
                 node = self.subscript(node)
@@ -330,7 +329,7 @@ class _Parser:
         return Slice(obj, parts[0], parts[1], parts[2], open_tok.line, open_tok.col)
 
     def call(self, fn: Ident) -> Call:
-        open_tok = self.advance()
+        self.advance()
         args: list[Arg] = []
         seen_named = False
         context = f"to close the call to {fn.name} at line {fn.line}"
@@ -449,9 +448,6 @@ class _Parser:
     def check_name(self, t: Token) -> None:
         if not t.quoted and t.value.lower() in RESERVED:
             raise self.error(f"'{t.value}' is a reserved word; write `{t.value}` to use it as a name", t)
-
-    def check_name_node(self, node: Ident) -> None:
-        pass
 
 
 def _is_target(node) -> bool:

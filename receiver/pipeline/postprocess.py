@@ -31,24 +31,33 @@ def normalize_status(s: str) -> str:
     return STATUS_MAP.get(low, low)
 
 
+_STATUS_CACHE: dict[str, str] = {}  # raw status -> normalised; few distinct values in practice
+
+
+def _normalized(raw: str) -> str:
+    s = _STATUS_CACHE.get(raw)
+    if s is None:
+        s = normalize_status(raw)
+        if len(_STATUS_CACHE) < 4096:
+            _STATUS_CACHE[raw] = s
+    return s
+
+
 def _status(point: Point, ignore_status: Any, disable_status: bool) -> bool:
     """Normalise `status`; True if the point must be dropped by the ignore list."""
     tags, fields = point.tags, point.fields
-    if "status" in tags:
+    if tags and "status" in tags:
         raw: Any = tags["status"]
-        is_tag = True
+        target = tags
     else:
         raw = fields.get("status")
-        is_tag = False
-        if type(raw) is bytes:
+        target = fields
+        if raw.__class__ is bytes:
             raw = raw.decode("utf-8", "replace")
-    s = raw if type(raw) is str else "info"
+    s = raw if raw.__class__ is str else "info"
     if not disable_status:
-        s = normalize_status(s)
-        if is_tag:
-            tags["status"] = s
-        else:
-            fields["status"] = s
+        s = _normalized(s)
+        target["status"] = s
     if ignore_status:
         return s.lower() in ignore_status
     return False
@@ -70,8 +79,10 @@ def promote_time(point: Point) -> None:
 def postprocess(ctx: Any, point: Point, category: str, ignore_status: Any = (), disable_status: bool = False) -> bool:
     """Apply §8 to a successfully run point; returns True if the status ignore list drops it."""
     dropped = False
-    if category == "logging" and ctx.options.get("status_mapping", True) is not False:
-        dropped = _status(point, ignore_status, disable_status)
+    if category == "logging":
+        opts = ctx._options
+        if opts is None or opts.get("status_mapping", True) is not False:
+            dropped = _status(point, ignore_status, disable_status)
     if "time" in point.fields or "time" in point.tags:
         promote_time(point)
     return dropped

@@ -14,48 +14,64 @@ from typing import Any, Callable
 
 from offload.point import Point
 
+from .budget import DEFAULT_BUDGET, over_budget
 from .compiler import CompiledCode, compile_tree
 from .convert import point_value, to_field_value, to_tag_string
-from .errors import BudgetExceeded, ScriptError, ScriptExit
+from .errors import CompileError, ScriptError, ScriptExit
 from .parser import parse
 from .postprocess import postprocess, promote_time
 from .registry import MISSING, ScriptRuntimeError
 
-__all__ = ["Context", "DEFAULT_BUDGET", "RunResult", "Script", "budget_check", "compile_script"]
+__all__ = ["Context", "DEFAULT_BUDGET", "RunResult", "Script", "compile_script"]
 
-DEFAULT_BUDGET = 0.1  # seconds of run time per point (runaway loops, slow built-ins)
 _NO_VARS: dict = {}
 _monotonic = time.monotonic
 
 
-def budget_check(ctx: "Context") -> int:
-    """Called by loops every LOOP_CHECK_EVERY iterations: raise once the deadline has passed."""
-    from .compiler import LOOP_CHECK_EVERY
-
-    if _monotonic() > ctx.deadline:
-        raise BudgetExceeded(f"run time budget of {ctx.budget * 1000:g} ms exceeded")
-    return LOOP_CHECK_EVERY
-
-
 class Context:
-    """The run-time context of one run on one point (the `ctx` of built-ins)."""
+    """The run-time context of one run on one point (the `ctx` of built-ins).
 
-    __slots__ = ("point", "category", "vars", "options", "new_points", "new_point_categories", "dropped",
-                 "deadline", "budget", "resolver", "_using")
+    A Script reuses one Context for consecutive runs (allocating one per point costs
+    more than a short script), so built-ins must not keep a reference to it after
+    returning. `options` and `new_points` are created on first use.
+    """
+
+    __slots__ = ("point", "category", "vars", "dropped", "deadline", "budget", "resolver", "_using",
+                 "_options", "_new_points", "_new_point_categories")
 
     def __init__(self, point: Point, category: str = "logging", budget: float = DEFAULT_BUDGET,
                  resolver: Callable[[str], "Script | None"] | None = None) -> None:
         self.point = point
         self.category = category
         self.vars = _NO_VARS
-        self.options: dict = {}
-        self.new_points: list[Point] = []
-        self.new_point_categories: list[str] = []
         self.dropped = False
         self.budget = budget
         self.deadline = _monotonic() + budget
         self.resolver = resolver
         self._using: tuple = ()
+        self._options: dict | None = None
+        self._new_points: list | None = None
+        self._new_point_categories: list | None = None
+
+    @property
+    def options(self) -> dict:
+        """Options set by setopt() for this run (e.g. {"status_mapping": False})."""
+        if self._options is None:
+            self._options = {}
+        return self._options
+
+    @property
+    def new_points(self) -> list:
+        """Extra points to emit after the run (create_point)."""
+        if self._new_points is None:
+            self._new_points = []
+        return self._new_points
+
+    @property
+    def new_point_categories(self) -> list:
+        if self._new_point_categories is None:
+            self._new_point_categories = []
+        return self._new_point_categories
 
     # -- reading -------------------------------------------------------------------------
     def read(self, key: str) -> Any:
@@ -125,7 +141,7 @@ class Context:
     def check_deadline(self) -> None:
         """Raise BudgetExceeded if the run is past its time budget (for long built-in loops)."""
         if _monotonic() > self.deadline:
-            raise BudgetExceeded(f"run time budget of {self.budget * 1000:g} ms exceeded")
+            raise over_budget(self)
 
     def add_point(self, point: Point, category: str | None = None) -> None:
         """Emit an extra point after the run (create_point)."""
@@ -155,12 +171,13 @@ class RunResult:
 
     __slots__ = ("point", "dropped", "error", "extra", "extra_categories")
 
-    def __init__(self, point: Point, dropped: bool, error: str | None, extra: list, extra_categories: list) -> None:
+    def __init__(self, point: Point, dropped: bool, error: str | None, extra: list | None = None,
+                 extra_categories: list | None = None) -> None:
         self.point = point
         self.dropped = dropped
         self.error = error
-        self.extra = extra
-        self.extra_categories = extra_categories
+        self.extra = extra if extra is not None else []
+        self.extra_categories = extra_categories if extra_categories is not None else []
 
     def __repr__(self) -> str:
         return f"RunResult(point={self.point!r}, dropped={self.dropped}, error={self.error!r}, extra={self.extra!r})"
@@ -179,6 +196,7 @@ class Script:
         self.budget = budget
         self.resolver: Callable[[str], Script | None] | None = None
         self._lines = source.split("\n")
+        self._spare: Context | None = None
         code.namespace["__pl_script__"] = self
 
     def __repr__(self) -> str:
@@ -187,7 +205,28 @@ class Script:
     def run(self, point: Point, category: str = "logging", *, budget: float | None = None,
             ignore_status: frozenset | tuple = (), disable_status: bool = False) -> RunResult:
         """Run the script on `point` (modified in place) and apply post-processing (§8)."""
-        ctx = Context(point, category, self.budget if budget is None else budget, self.resolver)
+        dropped, error, extra, cats = self.execute(point, category, budget, ignore_status, disable_status)
+        if extra is None:
+            return RunResult(point, dropped, error)
+        return RunResult(point, dropped, error, extra, _categories(cats, len(extra), category))
+
+    def execute(self, point: Point, category: str = "logging", budget: float | None = None,
+                ignore_status: frozenset | tuple = (), disable_status: bool = False) -> tuple:
+        """`run` without the RunResult: (dropped, error or None, extra points or None, their categories)."""
+        # Take the spare Context (dict.pop is atomic, so two threads never share one).
+        ctx = self.__dict__.pop("_spare", None)
+        budget = self.budget if budget is None else budget
+        if ctx is None:
+            ctx = Context(point, category, budget, self.resolver)
+        else:
+            ctx.point = point
+            ctx.category = category
+            ctx.vars = _NO_VARS
+            ctx.dropped = False
+            ctx.budget = budget
+            ctx.deadline = _monotonic() + budget
+            ctx.resolver = self.resolver
+            ctx._options = ctx._new_points = ctx._new_point_categories = None
         error = None
         try:
             self.main(ctx, point.tags, point.fields)
@@ -199,24 +238,28 @@ class Script:
             error = self.describe_error(exc, "recursion too deep")
         except Exception as exc:  # a failing built-in must not take the worker down
             error = self.describe_error(exc, f"internal error: {exc.__class__.__name__}: {exc}")
-        if error is not None:
-            return RunResult(point, False, error, ctx.new_points, ctx.new_point_categories)
-        dropped = postprocess(ctx, point, category, ignore_status, disable_status) or ctx.dropped
-        for extra in ctx.new_points:
-            promote_time(extra)
-        return RunResult(point, dropped, None, ctx.new_points, ctx.new_point_categories)
+        extra, cats = ctx._new_points, ctx._new_point_categories
+        if error is None:
+            dropped = postprocess(ctx, point, category, ignore_status, disable_status) or ctx.dropped
+            if extra:
+                for pt in extra:
+                    promote_time(pt)
+        else:
+            dropped = False
+        ctx.point = ctx.vars = None  # do not keep the point alive through the spare context
+        self._spare = ctx
+        return dropped, error, extra, cats
 
     def error_of(self, exc: BaseException, message: str | None = None) -> ScriptError:
         """A positioned ScriptError for an exception raised while running compiled code."""
         script, line, col = self, 0, 0
         tb = exc.__traceback__
-        while tb is not None:
+        while tb is not None:  # the innermost frame of compiled code (a `use`d script's, if any)
             owner = tb.tb_frame.f_globals.get("__pl_script__")
             if isinstance(owner, Script):
-                script = owner
                 pos = owner.line_pos[tb.tb_lineno] if tb.tb_lineno < len(owner.line_pos) else (0, 0)
                 if pos[0]:
-                    line, col = pos
+                    script, (line, col) = owner, pos
             tb = tb.tb_next
         src = script._lines[line - 1] if 0 < line <= len(script._lines) else None
         return ScriptError(message or str(exc) or exc.__class__.__name__, line, col, src, script.name)
@@ -225,7 +268,15 @@ class Script:
         return str(self.error_of(exc, message))
 
 
+def _categories(cats: list | None, n: int, default: str) -> list:
+    cats = list(cats or ())
+    return cats + [default] * (n - len(cats))
+
+
 def compile_script(source: str, name: str = "<script>", budget: float = DEFAULT_BUDGET) -> Script:
     """Compile Platypus `source` into a Script; raises CompileError with the position."""
-    tree = parse(source, name)
-    return Script(name, source, compile_tree(tree), budget)
+    try:
+        tree = parse(source, name)
+        return Script(name, source, compile_tree(tree), budget)
+    except RecursionError as exc:
+        raise CompileError("script nests too deeply", script=name) from exc

@@ -122,7 +122,7 @@ class ScriptStore:
             return e.script
         e.digest = digest
         try:
-            script = compile_script(data.decode("utf-8", "replace"), e.label, self.budget)
+            script = compile_script(data.decode("utf-8-sig", "replace"), e.label, self.budget)
         except CompileError as exc:
             self.compile_errors += 1
             COMPILE_ERRORS.labels(script=e.label).inc()

@@ -12,6 +12,7 @@ client_ip, status) and prints, best of --repeat runs:
                                 (C parse only, no Python objects), and the ratio
                                 decode / baseline (target: <= 2)
   jsonpoints encode / decode    offload.codec.jsonpoints (simple form), for reference
+  check_points logging          the receiver's precheck (adds status="info" to every point)
 
 Times are CPU seconds of this process (time.process_time), best of --repeat, so other
 processes on the machine disturb them less than wall-clock time would.
@@ -30,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from offload._proto.point import point_pb2  # noqa: E402
-from offload.codec import jsonpoints, lineproto, protobuf  # noqa: E402
+from offload.codec import check_points, jsonpoints, lineproto, protobuf  # noqa: E402
 from offload.point import Point  # noqa: E402
 
 _AGENTS = [
@@ -116,6 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     row("baseline PBPoints.FromString", bare)
     row("jsonpoints encode (simple)", best(lambda: jsonpoints.encode(points), rep))
     row("jsonpoints decode (simple)", best(lambda: jsonpoints.decode(js), rep))
+    unchecked = [Point(p.name, p.tags, {k: v for k, v in p.fields.items() if k != "status"}, p.time) for p in points]
+
+    def check_once() -> None:
+        check_points([Point(p.name, dict(p.tags), dict(p.fields), p.time) for p in unchecked], "logging")
+
+    copy_only = best(lambda: [Point(p.name, dict(p.tags), dict(p.fields), p.time) for p in unchecked], rep)
+    row("check_points logging", max(best(check_once, rep) - copy_only, 1e-9))
     print(f"protobuf decode / bare FromString = {dec / bare:.2f}x (target <= 2x)")
     lp_rate = n / dict(rows)["lineproto decode"]
     print(f"lineproto decode {lp_rate:,.0f} points/s (target >= 300,000): {'met' if lp_rate >= 300_000 else 'NOT met'}")

@@ -298,3 +298,19 @@ def test_nan_and_infinities_survive():
     back = protobuf.decode(protobuf.encode([p]))[0]
     assert math.isnan(back.fields["a"]) and back.fields["b"] == math.inf and back.fields["c"] == -math.inf
     assert math.copysign(1, back.fields["d"]) == -1
+
+
+@pytest.mark.parametrize(
+    "body, want",
+    [
+        pytest.param(b"\x18" + b"\xff" * 9 + b"\x7f", Point("", {}, {}, -1), id="time"),
+        pytest.param(b"\x12\x0e\x0a\x01k\x10" + b"\xff" * 9 + b"\x7f", Point("", {}, {"k": -1}, 0), id="int-field"),
+        pytest.param(b"\x12\x0e\x0a\x01k\x18" + b"\xff" * 9 + b"\x7f", Point("", {}, {"k": UInt(2**64 - 1)}, 0),
+                     id="uint-field"),
+    ],
+)
+def test_ten_byte_varints_beyond_64_bits_are_truncated_like_upb(body, want):
+    data = b"\x0a" + bytes([len(body)]) + body
+    assert protobuf.decode(data) == [want] == _pbwire.decode_careful(data)
+    runtime = _from_runtime(_independent()["PBPoints"].FromString(data))
+    assert runtime == [want]
