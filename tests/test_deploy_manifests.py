@@ -91,7 +91,11 @@ def test_agent_daemonset_offloads_to_the_statefulset_pods(receivers):
         assert parts.port == port_of(cfg["grpc"]["listen"])
     ds = by_kind(items, "DaemonSet")[0]
     container = ds["spec"]["template"]["spec"]["containers"][0]
-    assert container["ports"][0]["containerPort"] == port_of(agent_cfg["http"]["listen"])
+    listen = port_of(agent_cfg["http"]["listen"])
+    assert container["ports"][0]["containerPort"] == listen
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert port_of(env["ENV_HTTP_LISTEN"]) == listen, "ENV_HTTP_LISTEN wins over the file and the image sets it"
+
 
 
 def test_example_configs_parse_and_agree():
