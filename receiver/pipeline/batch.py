@@ -66,7 +66,7 @@ def run_batch(store: ScriptStore, category: str, points: list[Point], source: st
             kept.append(pt)
             out.unprocessed += 1
             continue
-        dropped, error, extra, _ = script.execute(pt, category)
+        _, dropped, error, extra, _ = script.run(pt, category)
         if error is not None:
             out.errors += 1
             if len(out.error_samples) < MAX_ERROR_SAMPLES:

@@ -5,7 +5,9 @@ pick inline code where it is exact: `a + b` on ints with an inline int64 overflo
 (skipped when the operands' ranges are known), `==` against a number literal, point reads
 that return plain field values directly; everything else calls an `ops` helper. A call
 that may raise is prefixed with a position marker so that it starts its own line in the
-generated source (see compiler.py); built-in calls are bound and checked here.
+generated source (see compiler.py); built-in calls are bound and checked here. Two hot
+forms compile inline: `m["key"]` on a map is a dict.get, and add_key(k, value) stores a scalar
+straight into the fields (Context.set_field for tags and list/map values).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from .nodes import (
 )
 from .registry import BUILTINS, ArgKind, ScriptRuntimeError
 
-__all__ = ["ExprGen", "ARITH_FN"]
+__all__ = ["ExprGen", "ARITH_FN", "inline_add_key_stmt"]
 
 _I64 = "-9223372036854775808 <= ({t} := {a} {op} {b}) <= 9223372036854775807"
 _EXACT = float(1 << 53)
@@ -351,7 +353,16 @@ class ExprGen:
                              node.line, node.col)
         code = self.base_read(root, env)
         for ix in reversed(chain):
-            code = f"{self.mark(ix)}_idx({code}, {self.ex(ix.index, env)[0]})"
+            k = ix.index
+            while isinstance(k, Paren):
+                k = k.expr
+            if isinstance(k, Literal) and type(k.value) is str:
+                # m["key"] on a map is a plain dict.get (ops.idx does the rest: errors, lists)
+                b, first = self.once(code)
+                code = (f"({b}.get({k.value!r}) if ({first}).__class__ is dict "
+                        f"else {self.mark(ix)}_idx({b}, {k.value!r}))")
+            else:
+                code = f"{self.mark(ix)}_idx({code}, {self.ex(ix.index, env)[0]})"
         return code, ANY
 
     def ex_Slice(self, node: Slice, env: dict) -> tuple[str, str]:
@@ -392,6 +403,11 @@ class ExprGen:
             p = b.params[-1]
             for j, argnode in enumerate(bc.extra):
                 args.append(self.arg_code(p, argnode, bc.infos[len(bc.slots) + j], env))
+        inline = _inline_for(b.name)
+        if inline is not None and b.func is inline[0]:
+            code = inline[1](self, node, bc, args)
+            if code is not None:
+                return code
         fname = self.fn_names.get(b.name)
         if fname is None:
             fname = f"B_{b.name}" if b.name.isidentifier() and b.name.isascii() else f"B__{len(self.fn_names)}"
@@ -421,6 +437,49 @@ class ExprGen:
             raise self.error(f"{b.name}(): {exc}", node.line, node.col) from exc
         self.check_cache[id(node)] = result
         return result
+
+
+def _inline_add_key(gen: ExprGen, node: Call, bc: Any, args: list) -> str | None:
+    """add_key(k, value) stores a scalar straight into the fields when `k` is not a tag (what
+    Context.set_field does); everything else (tags, list/map values) goes through set_field."""
+    if bc.slots[1][1] is None:
+        return None
+    t, first = gen.once(args[1])
+    k = args[0]
+    return (f"(F.__setitem__({k}, {t}) if ({first}).__class__ in _SCALAR and {k} not in T "
+            f"else {gen.mark(node)}_set_field(ctx, {k}, {t}))")
+
+
+def inline_add_key_stmt(gen: ExprGen, node: Call, env: dict, ind: int) -> bool:
+    """An add_key(k, value) statement as plain statements (a subscript store, no call); False
+    when the call is not of that form."""
+    b = BUILTINS.get(node.name)
+    inline = _inline_for(node.name)
+    if b is None or inline is None or b.func is not inline[0] or inline[1] is not _inline_add_key:
+        return False
+    bc = bind_call(gen, node, b)
+    if bc.slots[1][1] is None or gen.run_check(node, b, bc):
+        return False
+    k = repr(bc.infos[0].key_name)
+    t = gen.tmp()
+    gen.emit(ind, f"{t} = ({gen.ex(bc.slots[1][1], env)[0]})", node)
+    gen.emit(ind, f"if {t}.__class__ in _SCALAR and {k} not in T: F[{k}] = {t}", node)
+    gen.emit(ind, f"else: _set_field(ctx, {k}, {t})", node)
+    return True
+
+
+_INLINE: dict = {}
+
+
+def _inline_for(name: str) -> tuple | None:
+    """(implementation, generator) of a built-in whose calls compile to inline code."""
+    if not _INLINE:
+        try:
+            from .builtins import keys
+        except ImportError:  # no built-ins package: nothing to inline
+            return None
+        _INLINE["add_key"] = (keys.add_key, _inline_add_key)
+    return _INLINE.get(name)
 
 
 def _is_constant_code(code: str) -> bool:

@@ -29,7 +29,7 @@ from . import convert, ops
 from .budget import CALL_WEIGHT, LOOP_CHECK_EVERY, SMALL_LOOP, budget_check, checked_iter
 from .analysis import DEF, MAYBE, ANY, Flow, assigned_names, join, literal_type, merge, var_name
 from .calls import key_name_of
-from .codegen_expr import ARITH_FN, ExprGen, _int_literal
+from .codegen_expr import ARITH_FN, ExprGen, _int_literal, inline_add_key_stmt
 from .errors import CompileError
 from .nodes import (
     Assign, Binary, Break, Call, Continue, ExprStmt, ForC, ForIn, Ident, If, Index, ListLit, Literal, MapLit,
@@ -70,6 +70,15 @@ class CompiledCode:
         self.refs = refs
 
 
+def _set_field(ctx: Any, key: str, value: Any) -> None:
+    """The slow path of an inlined add_key(key, value): exactly what the built-in does."""
+    if value is MISSING:
+        value = ctx.read(key)
+        if value is MISSING:
+            return
+    ctx.set_field(key, value)
+
+
 def _base_namespace() -> dict:
     return {
         "_M": MISSING, "_rp": ops.rp, "_rpm": convert.point_value, "_wrap": convert.wrap_int64,
@@ -80,6 +89,7 @@ def _base_namespace() -> dict:
         "_setidx": ops.setidx, "_augidx": ops.augidx, "_slice": ops.slice_, "_iter": ops.iter_,
         "_mkey": ops.mkey, "_multi_assign": ops.multi_assign, "_budget": budget_check, "_iterc": checked_iter,
         "_NUMT": frozenset({int, float, bool}), "_PLAIN": frozenset({str, int, float, bool}),
+        "_SCALAR": frozenset({str, int, float, bool, type(None)}), "_set_field": _set_field,
         "_INF": float("inf"), "_NAN": float("nan"),
         "__pl_script__": None,
     }
@@ -224,6 +234,8 @@ class _Gen(ExprGen):
         e = s.expr
         if isinstance(e, Call) and e.name == "exit" and not e.args and "exit" in BUILTINS:
             self.emit(ind, "return", s)  # exit() ends the script: a plain return
+            return
+        if isinstance(e, Call) and e.name == "add_key" and inline_add_key_stmt(self, e, env, ind):
             return
         self.emit(ind, f"({self.ex(e, env)[0]})", s)
 

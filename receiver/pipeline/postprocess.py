@@ -43,6 +43,13 @@ def _normalized(raw: str) -> str:
     return s
 
 
+def _status_of(raw: Any) -> str:
+    """The normalised status of a non-str `status` field value (bytes are decoded, others are info)."""
+    if raw.__class__ is bytes:
+        return _normalized(raw.decode("utf-8", "replace"))
+    return "info"
+
+
 def _status(point: Point, ignore_status: Any, disable_status: bool) -> bool:
     """Normalise `status`; True if the point must be dropped by the ignore list."""
     tags, fields = point.tags, point.fields

@@ -10,6 +10,7 @@ it stores values following §7.2 and reads them following §7.1.
 from __future__ import annotations
 
 import time
+from operator import itemgetter as _itemgetter
 from typing import Any, Callable
 
 from offload.point import Point
@@ -19,12 +20,22 @@ from .compiler import CompiledCode, compile_tree
 from .convert import point_value, to_field_value, to_tag_string
 from .errors import CompileError, ScriptError, ScriptExit
 from .parser import parse
-from .postprocess import postprocess, promote_time
+from .postprocess import (
+    _STATUS_CACHE,
+    _normalized,
+    _status_of,
+    postprocess,
+    promote_time,
+)
 from .registry import MISSING, ScriptRuntimeError
 
 __all__ = ["Context", "DEFAULT_BUDGET", "RunResult", "Script", "compile_script"]
 
 _NO_VARS: dict = {}
+_tuple_new = tuple.__new__
+# field values a script reads as they are (§7.1), and MISSING itself
+_STR_OR_INT = frozenset((str, int))
+_PLAIN_READ = frozenset((str, int, float, bool, type(None), type(MISSING)))
 _monotonic = time.monotonic
 
 
@@ -76,11 +87,18 @@ class Context:
     # -- reading -------------------------------------------------------------------------
     def read(self, key: str) -> Any:
         """Variable `key` if the script has one in scope, else the point key (§5.1); MISSING if neither."""
-        v = self.vars.get(key, MISSING)
-        if v is not MISSING:
-            return v
+        vars_ = self.vars
+        if vars_:
+            v = vars_.get(key, MISSING)
+            if v is not MISSING:
+                return v
         pt = self.point
-        return point_value(pt.tags, pt.fields, key)
+        tags = pt.tags
+        if not tags or key not in tags:  # inline point_value() for a plain field or no such key
+            v = pt.fields.get(key, MISSING)
+            if v.__class__ in _PLAIN_READ:
+                return v
+        return point_value(tags, pt.fields, key)
 
     def read_point(self, key: str) -> Any:
         """Point key `key` converted for the script (§7.1); MISSING when absent."""
@@ -166,18 +184,31 @@ class Context:
             self.vars, self._using = saved_vars, saved_using
 
 
-class RunResult:
-    """The outcome of one run: the (modified) point, whether it is dropped, the error, extra points."""
+class RunResult(tuple):
+    """The outcome of one run: the (modified) point, whether it is dropped, the error, extra points.
 
-    __slots__ = ("point", "dropped", "error", "extra", "extra_categories")
+    A tuple underneath (made in one C call: this is per point); `extra` and `extra_categories`
+    are [] when the run made no extra point."""
 
-    def __init__(self, point: Point, dropped: bool, error: str | None, extra: list | None = None,
-                 extra_categories: list | None = None) -> None:
-        self.point = point
-        self.dropped = dropped
-        self.error = error
-        self.extra = extra if extra is not None else []
-        self.extra_categories = extra_categories if extra_categories is not None else []
+    __slots__ = ()
+
+    def __new__(cls, point: Point, dropped: bool, error: str | None, extra: list | None = None,  # noqa: PYI034
+                extra_categories: list | None = None) -> RunResult:
+        return _tuple_new(cls, (point, dropped, error, extra, extra_categories))
+
+    point = property(_itemgetter(0), doc="the point, modified in place")
+    dropped = property(_itemgetter(1), doc="dropped by the script or by the status ignore list")
+    error = property(_itemgetter(2), doc="the positioned runtime error message, or None")
+
+    @property
+    def extra(self) -> list:
+        v = self[3]
+        return v if v is not None else []
+
+    @property
+    def extra_categories(self) -> list:
+        v = self[4]
+        return v if v is not None else []
 
     def __repr__(self) -> str:
         return f"RunResult(point={self.point!r}, dropped={self.dropped}, error={self.error!r}, extra={self.extra!r})"
@@ -205,50 +236,81 @@ class Script:
     def run(self, point: Point, category: str = "logging", *, budget: float | None = None,
             ignore_status: frozenset | tuple = (), disable_status: bool = False) -> RunResult:
         """Run the script on `point` (modified in place) and apply post-processing (§8)."""
-        dropped, error, extra, cats = self.execute(point, category, budget, ignore_status, disable_status)
-        if extra is None:
-            return RunResult(point, dropped, error)
-        return RunResult(point, dropped, error, extra, _categories(cats, len(extra), category))
-
-    def execute(self, point: Point, category: str = "logging", budget: float | None = None,
-                ignore_status: frozenset | tuple = (), disable_status: bool = False) -> tuple:
-        """`run` without the RunResult: (dropped, error or None, extra points or None, their categories)."""
         # Take the spare Context (dict.pop is atomic, so two threads never share one).
         ctx = self.__dict__.pop("_spare", None)
-        budget = self.budget if budget is None else budget
+        if budget is None:
+            budget = self.budget
         if ctx is None:
             ctx = Context(point, category, budget, self.resolver)
         else:
             ctx.point = point
             ctx.category = category
-            ctx.vars = _NO_VARS
             ctx.dropped = False
             ctx.budget = budget
             ctx.deadline = _monotonic() + budget
             ctx.resolver = self.resolver
-            ctx._options = ctx._new_points = ctx._new_point_categories = None
-        error = None
+        tags = point.tags
+        fields = point.fields
         try:
-            self.main(ctx, point.tags, point.fields)
+            self.main(ctx, tags, fields)
         except ScriptExit:
             pass
         except ScriptRuntimeError as exc:
-            error = self.describe_error(exc)
+            return self._failed(ctx, point, category, self.describe_error(exc))
         except RecursionError as exc:
-            error = self.describe_error(exc, "recursion too deep")
+            return self._failed(ctx, point, category, self.describe_error(exc, "recursion too deep"))
         except Exception as exc:  # a failing built-in must not take the worker down
-            error = self.describe_error(exc, f"internal error: {exc.__class__.__name__}: {exc}")
-        extra, cats = ctx._new_points, ctx._new_point_categories
-        if error is None:
-            dropped = postprocess(ctx, point, category, ignore_status, disable_status) or ctx.dropped
-            if extra:
-                for pt in extra:
-                    promote_time(pt)
-        else:
-            dropped = False
-        ctx.point = ctx.vars = None  # do not keep the point alive through the spare context
+            return self._failed(ctx, point, category,
+                                self.describe_error(exc, f"internal error: {exc.__class__.__name__}: {exc}"))
+        extra = ctx._new_points
+        if (category == "logging" and ctx._options is None and not ignore_status and not disable_status
+                and extra is None and "status" not in tags):
+            # the common case of §8, inline: status normalised in the fields, then `time` promoted
+            raw = fields.get("status")
+            if raw is None:
+                fields["status"] = "info"
+            else:
+                fields["status"] = (_STATUS_CACHE.get(raw) or _normalized(raw)) if raw.__class__ is str \
+                    else _status_of(raw)
+            if "time" in fields and "time" not in tags and (t := fields["time"]).__class__ in _STR_OR_INT:
+                del fields["time"]  # promote_time() for its two common cases, inline
+                if t.__class__ is int and t:
+                    point.time = t
+            elif "time" in fields or "time" in tags:
+                promote_time(point)
+            dropped = ctx.dropped
+            ctx.point = None  # do not keep the point alive through the spare context
+            ctx.vars = _NO_VARS
+            ctx._new_point_categories = None
+            self._spare = ctx
+            return _tuple_new(RunResult, (point, dropped, None, None, None))
+        dropped = postprocess(ctx, point, category, ignore_status, disable_status) or ctx.dropped
+        cats = None
+        if extra:
+            for pt in extra:
+                promote_time(pt)
+            cats = _categories(ctx._new_point_categories, len(extra), category)
+        self._release(ctx)
+        return _tuple_new(RunResult, (point, dropped, None, extra, cats))
+
+    def execute(self, point: Point, category: str = "logging", budget: float | None = None,
+                ignore_status: frozenset | tuple = (), disable_status: bool = False) -> tuple:
+        """`run` as a tuple: (dropped, error or None, extra points or None, their categories)."""
+        r = self.run(point, category, budget=budget, ignore_status=ignore_status, disable_status=disable_status)
+        return r[1], r[2], r[3], r[4]
+
+    def _failed(self, ctx: Context, point: Point, category: str, error: str) -> RunResult:
+        extra = ctx._new_points
+        cats = _categories(ctx._new_point_categories, len(extra), category) if extra else None
+        self._release(ctx)
+        return _tuple_new(RunResult, (point, False, error, extra, cats))
+
+    def _release(self, ctx: Context) -> None:
+        """Clean the context for the next run and keep it as the spare one."""
+        ctx.point = None
+        ctx.vars = _NO_VARS
+        ctx._options = ctx._new_points = ctx._new_point_categories = None
         self._spare = ctx
-        return dropped, error, extra, cats
 
     def error_of(self, exc: BaseException, message: str | None = None) -> ScriptError:
         """A positioned ScriptError for an exception raised while running compiled code."""

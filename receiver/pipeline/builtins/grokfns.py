@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..grok import GrokError, compile_grok
-from ..grok.compiler import _GO_SPACE
 from ..registry import MISSING, ArgKind, Param, builtin
 from ._args import is_literal
 from ._values import to_str
@@ -36,24 +35,8 @@ def grok(ctx, key, pattern, trim_space):
     m = pattern.regex.search(v if type(v) is str else to_str(v))
     if m is None:
         return False
-    groups = m.groups()
-    # scalar captures need no conversion (§7.2): write straight into the fields unless the
-    # key is a tag (then the context's setter keeps it a tag)
     pt = ctx.point
-    tags = pt.tags
-    fields = pt.fields
-    for idx, name, conv, zero in pattern.plan:
-        s = groups[idx]
-        if s is None:
-            v = zero
-        else:
-            if trim_space:
-                s = s.strip(_GO_SPACE)
-            v = s if conv is None else conv(s)
-        if name in tags:
-            ctx.set_field(name, v)
-        else:
-            fields[name] = v
+    (pattern.store if trim_space else pattern.store_untrimmed)(m, pt.tags, pt.fields, ctx)
     return True
 
 

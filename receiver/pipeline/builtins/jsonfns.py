@@ -40,15 +40,42 @@ def _parse(s: str):
 
 
 def floats(v):
-    """JSON numbers as Go decodes them into interface{}: every number is a float64."""
+    """JSON numbers as Go decodes them into interface{}: every number is a float64. A new
+    value: the (cached) input is never modified."""
     t = type(v)
     if t is int:
         return float(v)
     if t is dict:
-        return {k: floats(x) for k, x in v.items()}
+        return _floats_dict(v)
     if t is list:
-        return [floats(x) for x in v]
+        return _floats_list(v)
     return v
+
+
+def _floats_dict(d: dict) -> dict:
+    out = d.copy()  # then only the ints and containers are replaced
+    for k, x in d.items():
+        t = type(x)
+        if t is int:
+            out[k] = float(x)
+        elif t is dict:
+            out[k] = _floats_dict(x)
+        elif t is list:
+            out[k] = _floats_list(x)
+    return out
+
+
+def _floats_list(a: list) -> list:
+    out = a.copy()
+    for i, x in enumerate(a):
+        t = type(x)
+        if t is int:
+            out[i] = float(x)
+        elif t is dict:
+            out[i] = _floats_dict(x)
+        elif t is list:
+            out[i] = _floats_list(x)
+    return out
 
 
 # ---- json paths: a.b, a[0], a.b[-1].c, `a.b` (one key), .[0] (top-level array)
@@ -149,12 +176,52 @@ def load(s: str):
     return None if obj is _BAD else floats(obj)
 
 
+_CONVERTED = frozenset((int, dict, list))
+
+
+def _floats_in_place(d: dict) -> dict:
+    for k, x in d.items():  # replacing values of existing keys while iterating is allowed
+        if x.__class__ in _CONVERTED:  # one test for the common str/float/bool values
+            t = x.__class__
+            if t is int:
+                d[k] = float(x)
+            elif t is dict:
+                _floats_in_place(x)
+            else:
+                _floats_list_in_place(x)
+    return d
+
+
+def _floats_list_in_place(a: list) -> list:
+    for i, x in enumerate(a):
+        t = x.__class__
+        if t is int:
+            a[i] = float(x)
+        elif t is dict:
+            _floats_in_place(x)
+        elif t is list:
+            _floats_list_in_place(x)
+    return a
+
+
 @builtin("load_json", Param("value", VALUE))
 def load_json(ctx, value):
     """Parse JSON text into map/list/float/str/bool/nil; invalid JSON gives nil."""
     if type(value) is not str:
         raise ScriptRuntimeError(f"load_json: argument must be a str, got {type(value).__name__}")
-    return load(value)
+    # A parse of its own (not json()'s shared cache): the script owns and may modify the result,
+    # so the numbers are converted in place.
+    try:
+        obj = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        obj = _parse(value)
+        return None if obj is _BAD else floats(obj)
+    t = obj.__class__
+    if t is dict:
+        return _floats_in_place(obj)
+    if t is list:
+        return _floats_list_in_place(obj)
+    return float(obj) if t is int else obj
 
 
 def _valid(ctx, value):

@@ -37,14 +37,34 @@ def _zone(name: str):
         return None, str(exc)
 
 
+class _Zone:
+    """A default_time zone argument resolved once at compile time (an unknown zone is a run-time
+    failure of each call, as upstream)."""
+
+    __slots__ = ("err", "name", "zone")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.zone, self.err = _zone(name)
+
+
+def _check_default_time(cc, args):
+    _zone_check("default_time", 1)(cc, args)
+    a = args[1]
+    return {"tz": _Zone(a.value if a is not None else "")}
+
+
 @builtin("default_time", Param("key", KEY), Param("tz", LIT, default="", lit_types=(str,)),
-         check=_zone_check("default_time", 1))
+         check=_check_default_time)
 def default_time(ctx, key, tz):
     """Parse the key's date text; key = int ns, or pl_msg + the point's time on failure."""
     v = ctx.read(key)
     if v is MISSING:
         return None
-    zone, err = _zone(tz)
+    if tz.__class__ is _Zone:
+        zone, err, tz = tz.zone, tz.err, tz.name
+    else:
+        zone, err = _zone(tz)
     if zone is not None:
         try:
             ctx.set_field(key, parse_time(v if type(v) is str else to_str(v), zone, tz))

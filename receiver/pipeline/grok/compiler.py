@@ -4,7 +4,9 @@
 innermost scope first, then the default library), renames every named group to a unique internal
 name (Python and RE2 reject duplicate names; Go allows them and the *last* group of a name
 wins), records each capture's type, and compiles the result with `regex.Regex` (RE2 semantics,
-`re` speed where safe). `Grok.match(s, trim)` returns the typed captures as (name, value) pairs.
+`re` speed where safe) after the match-preserving rewrites of speedups.py. `Grok.match(s, trim)`
+returns the typed captures as (name, value) pairs; `Grok.store` / `store_untrimmed` (what the
+grok built-in calls) are generated per pattern and write them straight into a point.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Callable
 
 from .library import DEFAULT_PATTERNS
 from .numbers import _TRUE, parse_float, parse_int
-from .regex import Regex, RegexError
+from .regex import Regex, RegexError, group_facts
+from .speedups import absorb, decapture, py_rewrites
 
 __all__ = ["Grok", "GrokError", "compile_grok", "expand", "to_int", "to_float", "to_bool", "go_trim_space"]
 
@@ -119,6 +122,53 @@ def expand(pattern: str, lookup: Callable[[str], str | None] | None = None, hint
     return walk(pattern, ()), types
 
 
+def _make_store(plan: tuple, ngroups: int, trim: bool, facts: dict):
+    """Generate the capture writer of one grok pattern: the plan unrolled into straight-line
+    code (one local per group, no per-capture tuple unpacking or converter lookups). Scalar
+    captures go straight into the fields unless a name is already a tag (§7.2: it stays a tag,
+    written through the context's setter, in plan order like the fields)."""
+    ns: dict = {"_S": _GO_SPACE, "_NAMES": frozenset(p[1] for p in plan)}
+    lines = ["def store(m, T, F, ctx):"]
+    if ngroups:
+        groups = ", ".join(f"g{i}" for i in range(ngroups))
+        lines.append(f"    {groups}{',' if ngroups == 1 else ''} = m.groups()")
+    vals = []
+    for k, (idx, name, conv, zero, chop) in enumerate(plan):
+        expr = f"g{idx}"
+        if chop:
+            expr = f"{expr}[:-{chop}]"
+        # regex.group_facts: a group that cannot begin or end with white space needs no trim,
+        # one that is set by every match needs no None check (the same regex runs in RE2 too)
+        always, spaced = facts.get(idx + 1, (False, True))
+        if trim and (spaced or chop):
+            expr = f"{expr}.strip(_S)"
+        if conv is to_int:  # to_int's fast path inline: plain decimal digits, no leading zero
+            ns[f"_c{k}"] = conv
+            expr = (f"(int(_x) if (_x := {expr}).isdigit() and _x.isascii() and _x[0] != '0' and len(_x) < 19 "
+                    f"else _c{k}(_x))")
+        elif conv is not None:
+            ns[f"_c{k}"] = conv
+            expr = f"_c{k}({expr})"
+        ns[f"_z{k}"] = zero
+        if always:
+            lines.append(f"    v{k} = {expr}")
+        else:
+            lines.append(f"    v{k} = _z{k} if g{idx} is None else {expr}")
+        vals.append((repr(name), f"v{k}"))
+    if plan:
+        lines.append("    if T and not _NAMES.isdisjoint(T):")
+        for name, v in vals:
+            lines.append(f"        if {name} in T: ctx.set_field({name}, {v})")
+            lines.append(f"        else: F[{name}] = {v}")
+        lines.append("        return")
+        for name, v in vals:
+            lines.append(f"    F[{name}] = {v}")
+    else:
+        lines.append("    return")
+    exec(compile("\n".join(lines) + "\n", "<grok store>", "exec"), ns)  # noqa: S102  (our own code)
+    return ns["store"]
+
+
 _NAMED = re.compile(r"\\.|\[(?:\\.|[^\]\\])*\]?|\(\?P?<(\w+)>", re.DOTALL)
 
 
@@ -134,15 +184,25 @@ def _rename_groups(text: str, order: list[str]) -> str:
 
 
 class Grok:
-    """A compiled grok pattern: the regex and, per capture name, (group index, converter, zero)."""
+    """A compiled grok pattern: the regex and, per capture name, (group index, converter, zero,
+    characters to cut off the end: see speedups.absorb)."""
 
-    __slots__ = ("pattern", "regex", "plan", "names")
+    __slots__ = ("pattern", "regex", "plan", "names", "store", "store_untrimmed")
 
     def __init__(self, pattern: str, regex: Regex, plan: tuple, names: tuple[str, ...]) -> None:
         self.pattern = pattern
         self.regex = regex
         self.plan = plan
         self.names = names
+        # store(m, tags, fields, ctx): write the typed captures of match m into the point
+        facts: dict = {}
+        if regex.py is not None:
+            try:
+                facts = group_facts(regex.py.pattern)
+            except (re.error, ValueError, KeyError, IndexError, RecursionError):  # pragma: no cover
+                facts = {}
+        self.store = _make_store(plan, regex.groups, True, facts)
+        self.store_untrimmed = _make_store(plan, regex.groups, False, facts)
 
     def __repr__(self) -> str:
         return f"Grok({self.pattern!r})"
@@ -154,11 +214,13 @@ class Grok:
             return None
         groups = m.groups()
         out = []
-        for idx, name, conv, zero in self.plan:
+        for idx, name, conv, zero, chop in self.plan:
             v = groups[idx]
             if v is None:
                 out.append((name, zero))
                 continue
+            if chop:
+                v = v[:-chop]
             if trim:
                 v = v.strip(_GO_SPACE)
             out.append((name, v if conv is None else conv(v)))
@@ -170,14 +232,21 @@ def compile_grok(pattern: str, lookup: Callable[[str], str | None] | None = None
     text, types = expand(pattern, lookup)
     order: list[str] = []
     re2_text = _rename_groups(text, order)
+    try:  # speedups.py: same matches and captures, less work for `re`
+        re2_text, chops = absorb(decapture(re2_text))
+    except ValueError:
+        chops = {}
     hinted, _ = expand(pattern, lookup, hint=True)
-    py_text = None
-    if _IPV6_MARK in hinted:
-        from .regex import translate, Untranslatable
-        try:
-            py_text = translate(_rename_groups(hinted, [])).replace(_IPV6_MARK, _IPV6_HINT)
-        except Untranslatable:
-            py_text = None
+    from .regex import translate, Untranslatable
+    try:
+        if _IPV6_MARK in hinted:
+            h = absorb(decapture(_rename_groups(hinted, [])))[0]
+            py_text = translate(h).replace(_IPV6_MARK, _IPV6_HINT)
+        else:
+            py_text = translate(re2_text)
+        py_text = py_rewrites(py_text)
+    except (Untranslatable, ValueError, IndexError):
+        py_text = None
     try:
         regex = Regex(re2_text, py_text) if py_text is not None else Regex(re2_text)
     except RegexError as exc:
@@ -191,5 +260,5 @@ def compile_grok(pattern: str, lookup: Callable[[str], str | None] | None = None
     plan = []
     for name, i in last.items():  # first-appearance order, value of the last group of that name
         typ = types.get(name, "str")
-        plan.append((index[f"g{i}"] - 1, name, _CONV[typ], _ZERO[typ]))
+        plan.append((index[f"g{i}"] - 1, name, _CONV[typ], _ZERO[typ], chops.get(f"g{i}", 0)))
     return Grok(pattern, regex, tuple(plan), tuple(last))

@@ -17,7 +17,7 @@ import os
 import signal
 import threading
 
-__all__ = ["RegexTimeout", "available", "run", "LIMIT_TICKS", "TICK_S"]
+__all__ = ["NOT_AVAILABLE", "RegexTimeout", "available", "call", "run", "LIMIT_TICKS", "TICK_S"]
 
 TICK_S = 0.01
 LIMIT_TICKS = 3
@@ -28,27 +28,30 @@ class RegexTimeout(Exception):
     """A guarded match ran past its budget."""
 
 
-_main = threading.main_thread()
-_state = {"installed": None, "armed": False}
+_main_ident = threading.main_thread().ident
+_installed: bool | None = None  # our SIGALRM handler is in place (None: not tried yet)
+_armed = False
 _ticks = 0
 _start = -1  # tick at which the running guarded match started; -1 = none running
 _last_use = 0
+_get_ident = threading.get_ident
 
 
 def _on_tick(signum, frame) -> None:
-    global _ticks
+    global _ticks, _armed
     _ticks += 1
     if _start >= 0:
         if _ticks - _start >= LIMIT_TICKS:
             raise RegexTimeout()
     elif _ticks - _last_use > _IDLE_TICKS:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        _state["armed"] = False
+        _armed = False
 
 
 def _disarm() -> None:
-    if _state["armed"]:
-        _state["armed"] = False
+    global _armed
+    if _armed:
+        _armed = False
         try:
             signal.setitimer(signal.ITIMER_REAL, 0)
         except (ValueError, OSError):
@@ -57,9 +60,9 @@ def _disarm() -> None:
 
 def _after_fork() -> None:
     # interval timers are not inherited by a forked child: re-arm there on first use
-    global _main
-    _state["armed"] = False
-    _main = threading.main_thread()
+    global _main_ident, _armed
+    _armed = False
+    _main_ident = threading.main_thread().ident
 
 
 atexit.register(_disarm)
@@ -68,31 +71,54 @@ os.register_at_fork(after_in_child=_after_fork)
 
 def available() -> bool:
     """True when the calling thread can be interrupted by the guard."""
-    if threading.current_thread() is not _main:
+    global _installed
+    if _get_ident() != _main_ident:  # a C call: this runs before every guarded match
         return False
-    installed = _state["installed"]
-    if installed is None:
+    if _installed is None:
         try:
             if signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None):
                 signal.signal(signal.SIGALRM, _on_tick)
-                installed = True
+                _installed = True
             else:
-                installed = False
+                _installed = False
         except (ValueError, OSError):
-            installed = False
-        _state["installed"] = installed
-    return installed
+            _installed = False
+    return _installed
+
+
+def _arm() -> None:
+    global _armed, _installed
+    if signal.getsignal(signal.SIGALRM) is not _on_tick:  # someone took SIGALRM over
+        _installed = False
+        raise RegexTimeout()
+    _armed = True
+    signal.setitimer(signal.ITIMER_REAL, TICK_S, TICK_S)
+
+
+NOT_AVAILABLE = object()
+
+
+def call(func, s, pos):
+    """available() and run() in one call (they run before every guarded match): func(s, pos)
+    under the guard, or NOT_AVAILABLE when this thread cannot be guarded."""
+    global _start, _last_use
+    if _get_ident() != _main_ident or not (_installed or available()):
+        return NOT_AVAILABLE
+    if not _armed:
+        _arm()
+    _start = _ticks
+    try:
+        return func(s, pos)
+    finally:
+        _start = -1
+        _last_use = _ticks
 
 
 def run(func, s, pos):
     """Call func(s, pos) under the guard; raises RegexTimeout when it runs too long."""
     global _start, _last_use
-    if not _state["armed"]:
-        if signal.getsignal(signal.SIGALRM) is not _on_tick:  # someone took SIGALRM over
-            _state["installed"] = False
-            raise RegexTimeout()
-        _state["armed"] = True
-        signal.setitimer(signal.ITIMER_REAL, TICK_S, TICK_S)
+    if not _armed:
+        _arm()
     _start = _ticks
     try:
         return func(s, pos)

@@ -13,7 +13,8 @@ its worst-case backtracking cost is estimated statically (`analyze`):
   which interrupts a match that takes longer than a few ms and re-runs it in RE2 (linear time).
   Where the guard is unavailable (not the main thread) long inputs go straight to RE2.
 
-Measured (PERF-FACTS.md and tests/benchmarks/bench_pipeline.py): `re` is ~20x faster than the
+The Python text also gets the span-preserving rewrites of speedups.py (possessive set loops,
+stepping lazy `.*?`). Measured (PERF-FACTS.md and tests/benchmarks/bench_pipeline.py): `re` is ~20x faster than the
 google-re2 binding on capture-heavy patterns, and the guard costs ~0.1 µs a call.
 """
 
@@ -27,6 +28,10 @@ from re import _parser as _sp  # type: ignore[attr-defined]
 import re2 as _re2
 
 from . import guard as _guard
+from .speedups import py_rewrites
+
+_guard_call = _guard.call
+_NOT_AVAILABLE = _guard.NOT_AVAILABLE
 
 __all__ = ["Regex", "RegexError", "compile_regex", "translate", "analyze", "EXP"]
 
@@ -441,7 +446,7 @@ def analyze(py_pattern: str, flags: int = 0) -> int:
 class Regex:
     """One RE2-syntax regex; `search`/`finditer` pick `re`, guarded `re`, or RE2 per input."""
 
-    __slots__ = ("pattern", "py", "_re2", "degree", "short", "groupindex", "groups", "timeouts")
+    __slots__ = ("pattern", "py", "_re2", "degree", "short", "guarded", "groupindex", "groups", "timeouts")
 
     def __init__(self, pattern: str, py_pattern: str | None = None) -> None:
         self.pattern = pattern
@@ -456,7 +461,7 @@ class Regex:
         self.py = None
         self.degree = EXP
         try:
-            py = translate(pattern) if py_pattern is None else py_pattern
+            py = py_rewrites(translate(pattern)) if py_pattern is None else py_pattern
             self.py = re.compile(py, re.ASCII)
             self.degree = analyze(py, re.ASCII)
         except (Untranslatable, re.error, ValueError, KeyError, IndexError, RecursionError):
@@ -468,6 +473,8 @@ class Regex:
             self.short = 1 << 62
         else:
             self.short = int(_BUDGET ** (1.0 / self.degree))
+        # inputs up to this length run in `re` under the tick guard (-1: never, straight to RE2)
+        self.guarded = _LONG if self.short >= 0 else -1
         src = self.py if self.py is not None else compiled2
         self.groupindex = dict(src.groupindex)
         self.groups = src.groups
@@ -480,26 +487,34 @@ class Regex:
     def engine(self) -> str:
         return "re2" if self.py is None or self.short < 0 else "re"
 
+    def _timed_out(self) -> None:
+        self.timeouts += 1
+        if self.timeouts >= 3:  # this pattern keeps running long: stop trying `re` on long inputs
+            self.guarded = -1
+
     def search(self, s: str, pos: int = 0):
         """First match at or after `pos` (leftmost-first, as RE2), or None."""
-        if len(s) <= self.short:
+        n = len(s)
+        if n <= self.short:
             return self.py.search(s, pos)
-        if self.short >= 0 and len(s) <= _LONG and self.timeouts < 3 and _guard.available():
+        if n <= self.guarded:
             try:
-                return _guard.run(self.py.search, s, pos)
+                m = _guard_call(self.py.search, s, pos)
+                if m is not _NOT_AVAILABLE:
+                    return m
             except _guard.RegexTimeout:
-                self.timeouts += 1
+                self._timed_out()
         return self._re2.search(s, pos)
 
     def finditer(self, s: str):
         """All non-overlapping matches, each match object offering group()/start()/end()."""
         if len(s) <= self.short:
             return list(self.py.finditer(s))
-        if self.short >= 0 and len(s) <= _LONG and self.timeouts < 3 and _guard.available():
+        if len(s) <= self.guarded and _guard.available():
             try:
                 return _guard.run(lambda x, _p: list(self.py.finditer(x)), s, 0)
             except _guard.RegexTimeout:
-                self.timeouts += 1
+                self._timed_out()
         return list(self._re2.finditer(s))
 
 
@@ -507,3 +522,48 @@ class Regex:
 def compile_regex(pattern: str) -> Regex:
     """Compile (and cache) an RE2-syntax pattern; raises RegexError on invalid syntax."""
     return Regex(pattern)
+
+
+# ---------------------------------------------------------------- facts about capture groups
+
+# Go's unicode.IsSpace: the ASCII ones, and (as the analysis folds them together) every non-ASCII char
+_GO_SPACE_BITS = _SPACE | _NONASCII
+
+
+def group_facts(py_pattern: str, flags: int = re.ASCII) -> dict[int, tuple[bool, bool]]:
+    """{group number: (always set when the regex matches, may start or end with a space)}.
+
+    "Always set": not inside an alternative, an optional or zero-minimum loop, or a
+    look-around. "May start or end with a space": the group's possible first or last
+    character includes one of Go's white-space characters (so trimming may change it)."""
+    tree = _sp.parse(py_pattern, flags)
+    icase = bool(tree.state.flags & re.IGNORECASE)
+    out: dict[int, tuple[bool, bool]] = {}
+
+    def walk(items, optional: bool, icase: bool) -> None:
+        for op, av in items:
+            if op is _sc.SUBPATTERN:
+                gid, add, _del, sub = av
+                ic = icase or bool(add & _sc.SRE_FLAG_IGNORECASE)
+                if gid is not None:
+                    info = _seq(sub.data, 0, ic)
+                    # an exponential verdict may come from a construct the analysis does not model
+                    spaced = bool((info.first | info.last) & _GO_SPACE_BITS) or info.deg >= EXP
+                    out[gid] = (not optional, spaced)
+                walk(sub.data, optional, ic)
+            elif op is _sc.BRANCH:
+                for alt in av[1]:
+                    walk(alt.data, True, icase)
+            elif op in (_sc.MAX_REPEAT, _sc.MIN_REPEAT, _sc.POSSESSIVE_REPEAT):
+                walk(av[2].data, optional or av[0] == 0, icase)
+            elif op is _sc.ATOMIC_GROUP:
+                walk(av.data, optional, icase)
+            elif op in (_sc.ASSERT, _sc.ASSERT_NOT):
+                walk(av[1].data, True, icase)
+            elif op is _sc.GROUPREF_EXISTS:
+                for sub in av[1:]:
+                    if sub is not None:
+                        walk(sub.data, True, icase)
+
+    walk(tree.data, False, icase)
+    return out
