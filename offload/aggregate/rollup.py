@@ -13,7 +13,8 @@ resolutions must differ in the output name or a 5m and a 1m window ending at 10:
 would merge. An underscore suffix keeps every output a valid Prometheus/line-protocol
 name, and the server's per-statistic suffixes follow it: with method `rollup`, output
 `latency_5m` is written as fields `latency_5m_sum`, `latency_5m_count`, `latency_5m_min`,
-`latency_5m_max`, `latency_5m_first`, `latency_5m_first_ts`, `latency_5m_last` and
+`latency_5m_max`, `latency_5m_first`, `latency_5m_first_ts`, `latency_5m_last` (the counter
+value accounting for resets: first + increase) and
 `latency_5m_increase` (reset-aware). `rollup` is computed per calculator, i.e. per
 group: for counters, group by the labels that identify a raw series (or use
 `increase` / `sum2`, which the agent makes reset-aware per raw series).

