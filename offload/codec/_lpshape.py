@@ -9,10 +9,12 @@ falls through to that scanner, which also produces every error):
   take this line".
 * `Shape`: logging payloads repeat one field layout line after line (same keys, same
   types, same order). Once a layout has been seen twice, it gets its own regex for a
-  whole line (head, the keys as literals, optional timestamp, end of line) and a
-  generated function that builds the fields dict in one expression. One anchored
-  `match` plus one call then replaces the line splitting and the per-field loop
-  (nginx lines: about 1.6x faster than the generic findall).
+  whole line (head, the keys as literals, optional timestamp, newline) and a loop
+  generated for it that reads consecutive lines through the regex's scanner and
+  builds each Point inline (fields dict in one expression, tags copied from the head
+  cache, slots filled directly). One match per line then replaces the line splitting
+  and the per-field loop (nginx lines: ~1.6x faster than the generic findall, and the
+  generated loop ~10 % fewer instructions than one converter call per line).
 
 String values: when the payload contains no `\\\\` pair, a quote preceded by a backslash
 is an escaped quote, and the possessive `[^"]*+` loops below run about 2.5x faster in
@@ -69,7 +71,10 @@ _VALUE_PY = {
     "s": "({v} if '\\\\' not in {v} else unescape_string({v}))",
 }
 # Without any `\\` pair in the payload, un-escaping a string is one replace of `\"`.
-_VALUE_PY_FAST = dict(_VALUE_PY, s="{v}.replace('\\\\\"', '\"')")
+_VALUE_PY_FAST = dict(_VALUE_PY, s="({v} if '\\\\' not in {v} else {v}.replace('\\\\\"', '\"'))")
+_I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
+# The generated loops fill Point's slots themselves as long as Point has exactly these.
+_SLOTS_OK = Point.__slots__ == ("name", "tags", "fields", "time", "warns")
 _ENV = {"UInt": UInt, "Point": Point, "BOOLS": BOOLS, "unescape_string": unescape_string}
 
 
@@ -83,35 +88,70 @@ class Shape:
         self.timestamp = timestamp  # (raw, mult) -> ns; ValueError when out of range
         self._compiled: dict[bool, tuple] = {}
 
-    def compiled(self, exact: bool) -> tuple:
-        """(match, conv) for payloads with (exact) or without a `\\\\` pair.
+    def compiled(self, exact: bool):
+        """`run` for payloads with (exact) or without a `\\\\` pair.
 
-        `match(text, pos)` is a bound, anchored match of a whole line of this layout: the head
-        up to the first space (group 1, the key of the head cache), the fields, an optional
-        timestamp, the end of the line. `conv(groups, (name, tags), now, mult)` builds the
-        Point; it raises ValueError for a timestamp out of range."""
+        `run(text, pos, heads, now, mult, app)` reads consecutive whole lines of this layout
+        from pos, appending their Points, and returns the position where it stopped: the
+        start of the first line it could not take (another layout, a head not in the head
+        cache, a timestamp out of range), or len(text). Each line is one anchored match
+        through a regex scanner (which carries the position on by itself): the head up to
+        the first space (group 1, the key of the head cache), the fields, an optional
+        timestamp, the newline or the end of the text. The loop is generated per layout
+        so that a line costs no Python call beyond the match and the value conversions."""
         c = self._compiled.get(exact)
         if c is None:
             layout = self.layout
             body = ",".join(re.escape(k) + "=" + _VALUE_RE[code](exact) for k, code in layout)
-            match = re.compile(r"([^ \\\n]+) " + body + r"(?: (-?[0-9]+))?$", re.M | re.S).match
+            # The head is anything up to the first space: only a key of the head cache is accepted,
+            # and those are whole, validated heads (no newline, no trailing backslash).
+            rx = re.compile(r"([^ ]+) " + body + r"(?: (-?[0-9]+))?(?:\n|\Z)", re.S)
             py = _VALUE_PY if exact else _VALUE_PY_FAST
             names = [f"g{i}" for i in range(len(layout))]
             items = ", ".join(f"{k!r}: {py[code].format(v=v)}" for (k, code), v in zip(layout, names, strict=True))
+            if _SLOTS_OK:
+                # Point.__init__ only stores its arguments; storing the five slots directly
+                # skips a Python-level call per line (~70 ns, a third of building a Point).
+                build = (
+                    f"        p = new(Point)\n"
+                    f"        p.name = ht[0]\n"
+                    f"        p.tags = ht[1].copy()\n"
+                    f"        p.fields = {{{items}}}\n"
+                    f"        p.time = t\n"
+                    f"        p.warns = None\n"
+                    f"        app(p)\n"
+                )
+            else:
+                build = f"        app(Point(ht[0], ht[1].copy(), {{{items}}}, t))\n"
             src = (
-                f"def conv(g, ht, now, mult):\n"
-                f"    _, {', '.join(names)}, ts = g\n"
-                f"    if ts is None:\n"
-                f"        t = now\n"
-                f"    else:\n"
-                f"        t = int(ts)\n"
-                f"        if mult != 1 or len(ts) > 18:\n"
-                f"            t = timestamp(t, mult)\n"
-                f"    return Point(ht[0], dict(ht[1]), {{{items}}}, t)\n"
+                f"def run(text, pos, heads, now, mult, app):\n"
+                f"    step = scanner(text, pos).match\n"
+                f"    m = None\n"
+                f"    while True:\n"
+                f"        last = m\n"
+                f"        m = step()\n"
+                f"        if m is None:\n"
+                f"            return pos if last is None else last.end()\n"
+                f"        h, {', '.join(names)}, ts = m.groups()\n"
+                f"        ht = heads.get(h)\n"
+                f"        if ht is None:\n"
+                f"            return m.start()\n"
+                f"        if ts is None:\n"
+                f"            t = now\n"
+                f"        elif mult == 1:\n"
+                f"            t = int(ts)\n"
+                f"            if len(ts) > 18 and not {_I64_MIN} <= t <= {_I64_MAX}:\n"
+                f"                return m.start()  # out of range: the scanner reports it\n"
+                f"        else:\n"
+                f"            try:\n"
+                f"                t = timestamp(int(ts), mult)\n"
+                f"            except ValueError:\n"
+                f"                return m.start()\n"
+                + build
             )
-            env = dict(_ENV, timestamp=self.timestamp)
+            env = dict(_ENV, timestamp=self.timestamp, scanner=rx.scanner, new=object.__new__)
             exec(compile(src, f"<line-protocol shape of {len(layout)} fields>", "exec"), env)  # noqa: S102
-            c = self._compiled[exact] = (match, env["conv"])
+            c = self._compiled[exact] = env["run"]
         return c
 
 

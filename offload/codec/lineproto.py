@@ -3,9 +3,9 @@
 Reading: the payload is decoded as UTF-8 once and read line by line through three
 tiers, each accepting a subset of the one before (see `_lpshape` and `_lpscan`):
 
-1. a learned layout: once two lines had the same fields (keys, types, order), one
-   anchored regex match reads a whole line of that layout and a generated function
-   builds its fields dict (the steady state of a logging payload);
+1. a learned layout: once two lines had the same fields (keys, types, order), a loop
+   generated for that layout reads line after line of it, one anchored regex match
+   and the inline value conversions per line (the steady state of a logging payload);
 2. the generic fast path: the head (measurement and tags, cached by its text) up to
    the first space, one `findall` over the fields, an all-digit last token as the
    timestamp;
@@ -114,25 +114,18 @@ def decode(data: bytes | str, precision: str | None = "n", now_ns: int | None = 
     heads = _HEADS
     bools = BOOLS
     scanner = Scanner(text, mult, now)
-    shape_match = shape_conv = None
+    shape_run = None
+    skip_at = -1  # where the layout last stopped: that line goes to the paths below
     out: list[Point] = []
     app = out.append
     pos, n = 0, len(text)
     while pos < n:
-        if shape_match is not None:
-            # The layout of the previous lines, as one anchored match of the whole line.
-            m = shape_match(text, pos)
-            if m is not None:
-                g = m.groups()
-                ht = heads.get(g[0])
-                if ht is not None:
-                    try:
-                        app(shape_conv(g, ht, now, mult))
-                    except ValueError:
-                        pass  # a timestamp out of range: the scanner reports it
-                    else:
-                        pos = m.end() + 1
-                        continue
+        if shape_run is not None and pos != skip_at:
+            # The layout of the previous lines, read line after line by its generated loop.
+            stop = shape_run(text, pos, heads, now, mult, app)
+            if stop >= n:
+                break
+            skip_at = pos = stop
         start = pos
         nl = text.find("\n", pos)
         if nl < 0:
@@ -205,7 +198,7 @@ def decode(data: bytes | str, precision: str | None = "n", now_ns: int | None = 
                         if sp <= _HEAD_CACHE_LEN and fend - sp <= _HEAD_CACHE_LEN:
                             shape = shape_for(tuple(layout), _ts)
                             if shape is not None:
-                                shape_match, shape_conv = shape.compiled(exact)
+                                shape_run = shape.compiled(exact)
                         continue
         # Not the common shape, or something to report: the scanner reads the line (and maybe more).
         p, pos = scanner.parse(start)
@@ -336,12 +329,29 @@ def _encode(p: Point, div: int) -> str:
     fields = p.fields
     if not fields:
         return ""
+    fkc = _fkey_cache
     try:
         parts = []
         for k in sorted(fields):
-            sv = _value(fields[k])
-            if sv is not None:
-                parts.append(_esc_fkey(k) + "=" + sv)
+            v = fields[k]
+            t = type(v)
+            # The common scalars inline (the same text as _scalar), everything else through _value.
+            if t is str:
+                sv = '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            elif t is int and _I64_MIN <= v <= _I64_MAX:
+                sv = str(v) + "i"
+            elif t is float and v - v == 0.0:  # finite
+                sv = repr(v)
+                if "e" in sv:
+                    sv = format(Decimal(sv), "f")
+                elif sv.endswith(".0"):
+                    sv = sv[:-2]
+            else:
+                sv = _value(v)
+                if sv is None:
+                    continue
+            ek = fkc.get(k)
+            parts.append((ek if ek is not None else _esc_fkey(k)) + "=" + sv)
     except _Unencodable:
         return ""
     if not parts:

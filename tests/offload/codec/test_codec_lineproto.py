@@ -210,8 +210,10 @@ def test_fast_paths_agree_with_the_scanner_on_any_text(text):
 
 # --- an independent parser, both ways -------------------------------------------------------------
 # line-protocol-parser (C, PyPI) un-escapes `\\"` in field keys where DataKit keeps it, and
-# reads uint as int: the generated points stay inside what both readers agree on.
-_COMMON_KEY = LP_FIELD_KEY.filter(lambda s: '"' not in s)
+# reads uint as int; a literal backslash before an escaped character in a key (`\\ `) is read
+# by ours (DataKit keeps such backslashes literal) but rejected by it. The generated points
+# stay inside what both readers agree on; our own round trips cover backslashes.
+_COMMON_KEY = LP_FIELD_KEY.filter(lambda s: '"' not in s and "\\" not in s)
 # (it also has a bounded number buffer: no 300-digit renderings of tiny or huge floats)
 _COMMON_FLOAT = st.floats(-1e100, 1e100).filter(lambda x: x == 0 or abs(x) > 1e-100)
 
