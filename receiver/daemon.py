@@ -92,7 +92,9 @@ class ReceiverDaemon:
         servicer = OffloadServicer(ingestor, self.auth, dedup, cfg.grpc.max_message_bytes)
         self.grpc = GRPCServer(servicer, cfg.grpc, cfg.workers.max_inflight_batches + 16)
         await self.grpc.start()
-        app = build_app(ingestor, self.auth, self.status, cfg.http.max_body_bytes, routes)
+        # One window for both transports: a batch resent over HTTP (X-Offload-Batch-Id) after it
+        # was accepted is answered from the same memory as a gRPC resend.
+        app = build_app(ingestor, self.auth, self.status, cfg.http.max_body_bytes, routes, dedup=dedup)
         self.http = HTTPServer(app, cfg.http, cfg.shutdown.drain_timeout)
         await self.http.start()
 

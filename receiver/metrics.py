@@ -64,7 +64,7 @@ BATCH_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
 REQUESTS = Counter("offload_receiver_requests", "Write requests by outcome", ["transport", "category", "code"])
-DUPLICATES = Counter("offload_receiver_duplicate_batches", "gRPC batches answered DUPLICATE")
+DUPLICATES = Counter("offload_receiver_duplicate_batches", "Batches answered as duplicates (gRPC DUPLICATE, HTTP X-Offload-Duplicate: 1)")
 WORKER_RESTARTS = Counter("offload_receiver_worker_restarts", "Worker processes restarted", ["reason"])
 BATCH_RETRIES = Counter("offload_receiver_batch_retries", "Batches re-run after their worker died or timed out")
 

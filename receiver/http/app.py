@@ -12,6 +12,14 @@ on Content-Length and again while reading), empty body, then one job to the
 worker pool. The answer (200, empty or the echo) goes out only once the
 results are durable in the Dataway writer's WAL. Errors use DataKit's JSON shape
 (receiver.http.errors).
+
+Resends: a write carrying `X-Offload-Batch-Id` (an opaque id of at most 128
+bytes; longer or empty values are ignored, as are dry runs) goes through the
+same DedupWindow as gRPC, checked after auth and before admission. An id
+accepted within the window is answered 200 with an empty body and
+`X-Offload-Duplicate: 1` without reading or processing the body (DataKit
+clients expect exactly 200); a concurrent attempt of the same id waits for the
+first one's outcome. The id is recorded only once the batch is durable.
 """
 
 from __future__ import annotations
@@ -37,12 +45,16 @@ from receiver.errors import (
     PayloadTooLarge,
     ShuttingDown,
 )
+from receiver.grpc.dedup import DedupWindow
 from receiver.http.auth import TokenAuth
 from receiver.http.errors import NOSNIFF, error_response
 from receiver.pool.ingest import Ingestor, now_ns
 from receiver.pool.jobs import KIND_BODY, Job
 
-__all__ = ["ENCODINGS", "PLOFFLOAD_CATEGORIES", "PRECISIONS", "ServiceStatus", "build_app"]
+__all__ = [
+    "BATCH_ID_HEADER", "DUPLICATE_HEADER", "ENCODINGS", "MAX_BATCH_ID_BYTES", "PLOFFLOAD_CATEGORIES",
+    "PRECISIONS", "ServiceStatus", "build_app",
+]
 
 log = logging.getLogger("receiver.http")
 
@@ -51,6 +63,10 @@ ENCODINGS = frozenset({"gzip", "deflate", "br", "zstd"})
 PRECISIONS = frozenset({"n", "u", "ms", "s", "m", "h"})
 _ECHO = {"lp": "lp", "json": "json", "pbjson": "pbjson"}
 _STRICT_PLOFFLOAD = {"json": "invalidJsonPoint", "protobuf": "invalidProtobufPoint", "lp": "invalidLinePoint"}
+BATCH_ID_HEADER = "X-Offload-Batch-Id"
+DUPLICATE_HEADER = "X-Offload-Duplicate"
+MAX_BATCH_ID_BYTES = 128
+_DUPLICATE_HEADERS = {**NOSNIFF, DUPLICATE_HEADER: "1"}
 
 
 @dataclass
@@ -67,9 +83,12 @@ class ServiceStatus:
 
 
 def build_app(ingestor: Ingestor, auth: TokenAuth, status: ServiceStatus, max_body_bytes: int,
-              extra_routes: list[BaseRoute] | None = None) -> Starlette:
-    """The Starlette app serving the write API with `ingestor`."""
-    handler = _WriteHandler(ingestor, auth, max_body_bytes)
+              extra_routes: list[BaseRoute] | None = None, dedup: DedupWindow | None = None) -> Starlette:
+    """The Starlette app serving the write API with `ingestor`.
+
+    `dedup`: the window shared with the gRPC servicer; None builds a private one of the default size.
+    """
+    handler = _WriteHandler(ingestor, auth, max_body_bytes, dedup if dedup is not None else DedupWindow())
 
     async def write(request: Request) -> Response:
         return await handler.handle(request, ploffload=False)
@@ -98,10 +117,11 @@ def build_app(ingestor: Ingestor, auth: TokenAuth, status: ServiceStatus, max_bo
 
 
 class _WriteHandler:
-    def __init__(self, ingestor: Ingestor, auth: TokenAuth, max_body_bytes: int) -> None:
+    def __init__(self, ingestor: Ingestor, auth: TokenAuth, max_body_bytes: int, dedup: DedupWindow) -> None:
         self.ingestor = ingestor
         self.auth = auth
         self.max_body = max_body_bytes
+        self.dedup = dedup
 
     async def handle(self, request: Request, ploffload: bool) -> Response:
         started = time.perf_counter()
@@ -153,6 +173,28 @@ class _WriteHandler:
         if declared is not None and declared > self.max_body:
             raise PayloadTooLarge(f"body of {declared} bytes is larger than {self.max_body}")
 
+        # A dry run writes nothing, so it must neither be answered from nor recorded in the window.
+        batch_id = None if query.get("dry") else _batch_id(headers)
+        if batch_id is None:
+            response, _ = await self._ingest(request, category, ploffload, query, token, encoding, declared)
+            return response
+        # Claimed before admission, as on gRPC: a waiting resend holds no in-flight slot.
+        if await self.dedup.claim(batch_id) is not None:
+            metrics.DUPLICATES.inc()
+            return Response(b"", status_code=200, headers=_DUPLICATE_HEADERS)
+        accepted = None
+        try:
+            response, accepted = await self._ingest(request, category, ploffload, query, token, encoding,
+                                                    declared)
+        finally:
+            # Any failure (refusal, bad body, disconnect, cancellation) releases the claim unrecorded.
+            self.dedup.done(batch_id, accepted)
+        return response
+
+    async def _ingest(self, request: Request, category: str, ploffload: bool, query,
+                      token: str | None, encoding: str, declared: int | None) -> tuple[Response, int]:
+        """Admission, body, one job; the answer and the points received, once durable."""
+        headers = request.headers
         with self.ingestor.admit(declared or 0) as ticket:
             body = await self._read_body(request, ticket, declared)
             if not body:
@@ -162,7 +204,7 @@ class _WriteHandler:
             if category == "logging" and (index := query.get("storage_index")):
                 extra["X-Storage-Index-Name"] = index
             outcome = await self.ingestor.process(job, token=token, headers=extra or None)
-        return Response(outcome.echo or b"", status_code=200, headers=NOSNIFF)
+        return Response(outcome.echo or b"", status_code=200, headers=NOSNIFF), outcome.received
 
     async def _read_body(self, request: Request, ticket, declared: int | None) -> bytes:
         chunks: list[bytes] = []
@@ -202,6 +244,25 @@ class _WriteHandler:
             content_type=content_type, encoding=encoding, precision=precision, now_ns=now_ns(),
             strict=strict, echo=echo, dry=bool(query.get("dry")), max_decoded=self.max_body,
         )
+
+
+def _batch_id(headers) -> bytes | None:
+    """The request's batch id, or None when absent, empty or too long.
+
+    Our agent sends the gRPC `batch_id` bytes hex-encoded; an even-length hex value is
+    decoded so a batch resent over the other transport is still recognised. Any other
+    value is an opaque id (its raw header bytes).
+    """
+    value = headers.get(BATCH_ID_HEADER)
+    if not value:
+        return None
+    raw = value.encode("latin-1")  # Starlette decoded the header bytes as latin-1: this is lossless
+    if len(raw) > MAX_BATCH_ID_BYTES:
+        return None
+    try:
+        return bytes.fromhex(value) if len(value) % 2 == 0 else raw
+    except ValueError:
+        return raw
 
 
 def _content_length(headers) -> int | None:
