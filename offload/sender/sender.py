@@ -26,7 +26,8 @@ died, or timed out, after making the batch durable — and the batch was then se
 to another receiver, or to the same one after its restart (the window is not
 persistent), or after the id left the window. The bound: at most the batches in
 flight to that receiver at that moment, i.e. `concurrency x batch_size` lines per
-failed receiver. After an agent restart a tailed file resends its unacknowledged
+failed receiver, plus what the dead receiver's own Dataway writer resends from its
+WAL after its restart (at most 4 x its `[dataway] workers` bodies per endpoint). After an agent restart a tailed file resends its unacknowledged
 lines with the same ids (derived from the file and the byte range); the receiver
 drops them if it is the one that saw them (round-robin may pick another).
 """
