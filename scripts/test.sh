@@ -7,4 +7,8 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+# CI (CI=true) also runs the soak tests marked `slow` (about a minute more).
+if [ "${CI:-}" = "true" ]; then
+  set -- -m "" "$@"
+fi
 exec .venv/bin/python -m pytest -q "$@"
