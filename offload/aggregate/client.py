@@ -32,6 +32,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from offload._proto.aggregate import aggrbatch_pb2 as apb
 from offload.errors import PermanentError, RetryableError, TransportError
+from offload.codec._pbwire import enc_varint as _varint  # one varint encoder for every hand-built message
 
 __all__ = ["AggregateClient", "Body", "SendReport", "split_bodies", "DEFAULT_BODY_LIMIT"]
 
@@ -63,18 +64,6 @@ class SendReport:
     @property
     def ok(self) -> bool:
         return self.failed == 0
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
 
 
 def split_bodies(pick_key: int, batchs: list[apb.Batchs], limit: int) -> list[Body]:

@@ -33,6 +33,7 @@ from offload._proto.point import point_pb2
 from offload.point import UInt
 from receiver.aggregate.algorithms import METHODS, canonical_method
 from receiver.aggregate.errors import InvalidBatch, UnknownMethod
+from offload.codec._pbwire import enc_varint as _varint  # one varint encoder for every hand-built message
 
 __all__ = [
     "LazyBatchs", "LazyPoints", "AlgoSpec", "SpecCache", "parse_batchs", "parse_points", "single_point",
@@ -105,18 +106,6 @@ def single_point(pb: bytes) -> bool:
     if pb[1] < 0x80:
         return pb[1] == n - 2
     return n > 3 and pb[2] < 0x80 and (pb[1] & 0x7F) | (pb[2] << 7) == n - 3
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
 
 
 class AlgoSpec:
