@@ -135,8 +135,9 @@ class RoundRobinBalancer:
         if not ep.healthy:
             self._set_healthy(ep)  # a late answer proves it is alive
 
-    def report_failure(self, ep: Endpoint, busy: bool = False) -> None:
-        """Take `ep` out of rotation: briefly when busy, with exponential backoff when failing."""
+    def report_failure(self, ep: Endpoint, busy: bool = False, reason: str = "") -> None:
+        """Take `ep` out of rotation: briefly when busy, with exponential backoff when failing.
+        `reason` (the error) goes into the ejection's log line: the operator's first question."""
         now = self.clock()
         if busy:
             if ep.healthy:
@@ -146,13 +147,14 @@ class RoundRobinBalancer:
         if not ep.healthy and not ep.busy:
             return  # already ejected by a concurrent failure: do not double the backoff
         ep.failures += 1
-        self._eject(ep, now)
+        self._eject(ep, now, reason)
 
-    def _eject(self, ep: Endpoint, now: float) -> None:
+    def _eject(self, ep: Endpoint, now: float, reason: str = "") -> None:
         backoff = min(self.eject_max, self.eject_base * 2 ** max(0, ep.failures - 1))
         ep.healthy, ep.busy, ep.retry_at = False, False, now + backoff
         ep.ejections += 1
-        log.warning("receiver %s ejected for %.2fs (%d consecutive failures)", ep.name, backoff, ep.failures)
+        log.warning("receiver %s ejected for %.2fs (%d consecutive failures)%s", ep.name, backoff, ep.failures,
+                    f": {reason}" if reason else "")
         if self._on_eject:
             self._on_eject(ep)
         self._refresh()

@@ -62,6 +62,7 @@ SENDER_KEYS = (
     "sender.eject_base",
     "sender.eject_max",
     "sender.give_up_after",
+    "sender.tls_ca",
 )
 
 # Batch sizes (lines per batch). A gRPC call costs the host about 1 ms of CPU
@@ -136,6 +137,9 @@ class SenderConfig:
     eject_base: float = 0.5  # first ejection of a failing receiver, doubled per failure
     eject_max: float = 30.0
     give_up_after: float = 60.0  # `send` only: fail what is left after every receiver was down this long
+    # PEM file of the CA(s) that sign the receivers' certificates, for grpcs:// and https://
+    # addresses; empty = the system's trust store (a private CA is the usual case in a cluster).
+    tls_ca: str = ""
 
     def resolved_batch_size(self, offload: OffloadConfig) -> int:
         if self.batch_size:
@@ -254,6 +258,18 @@ def _number(table: Mapping[str, Any], name: str, default, kind, lo, hi, prefix: 
     return kind(value)
 
 
+def _pem_problem(path: str) -> str | None:
+    """Why `path` cannot serve as a CA bundle, or None."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        return f"cannot read {path!r}: {exc.strerror or exc}"
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        return f"{path!r} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+    return None
+
+
 def parse_sender(table: Mapping[str, Any] | None, prefix: str = "sender") -> SenderConfig:
     """Validate a raw `[sender]` table."""
     table = dict(table or {})
@@ -265,13 +281,19 @@ def parse_sender(table: Mapping[str, Any] | None, prefix: str = "sender") -> Sen
     spill_dir = table.get("spill_dir", d.spill_dir)
     token = table.get("token", d.token)
     compression = table.get("compression", d.compression)
-    for name, value in (("spill_dir", spill_dir), ("token", token), ("compression", compression)):
+    tls_ca = table.get("tls_ca", d.tls_ca)
+    for name, value in (("spill_dir", spill_dir), ("token", token), ("compression", compression),
+                        ("tls_ca", tls_ca)):
         if not isinstance(value, str):
             raise ConfigError(f"{prefix}.{name}", f"expected a string, got {value!r}")
     if token and (problem := check_token(token)):
         raise ConfigError(f"{prefix}.token", f"not a workspace token: {problem}")
     if compression not in ("none", "gzip"):
         raise ConfigError(f"{prefix}.compression", f"{compression!r}: expected \"none\" or \"gzip\"")
+    if tls_ca:
+        problem = _pem_problem(tls_ca)
+        if problem:
+            raise ConfigError(f"{prefix}.tls_ca", problem)
     cfg = SenderConfig(
         batch_size=_number(table, "batch_size", d.batch_size, int, 0, 100_000, prefix),
         queue_batches=_number(table, "queue_batches", d.queue_batches, int, 1, 1_000_000, prefix),
@@ -284,6 +306,7 @@ def parse_sender(table: Mapping[str, Any] | None, prefix: str = "sender") -> Sen
         eject_base=_number(table, "eject_base", d.eject_base, float, 0.001, 3600, prefix),
         eject_max=_number(table, "eject_max", d.eject_max, float, 0.001, 86400, prefix),
         give_up_after=_number(table, "give_up_after", d.give_up_after, float, 0, 86400 * 365, prefix),
+        tls_ca=tls_ca,
     )
     if cfg.eject_max < cfg.eject_base:
         raise ConfigError(f"{prefix}.eject_max", f"must be >= eject_base ({cfg.eject_base})")

@@ -76,7 +76,7 @@ class Sender:
         if transports is None:
             if not offload.enabled:
                 raise ValueError("offload is not configured ([pipeline.offload] receiver and addresses)")
-            transports = [make_transport(a, cfg.timeout, cfg.token, cfg.compression) for a in offload.addresses]
+            transports = [make_transport(a, cfg.timeout, cfg.token, cfg.compression, cfg.tls_ca) for a in offload.addresses]
         m = self.metrics
         self.balancer = RoundRobinBalancer(
             transports, eject_base=cfg.eject_base, eject_max=cfg.eject_max, clock=clock,
@@ -252,7 +252,7 @@ class Sender:
             raise
         except RetryableError as exc:
             log.debug("batch %s failed on %s: %s", batch.batch_id.hex(), ep.name, exc)
-            self.balancer.report_failure(ep)
+            self.balancer.report_failure(ep, reason=str(exc))
             m.points_failed.labels(ep.name).inc(batch.count)
             m.retries.labels(ep.name, "error").inc()
             raise

@@ -55,8 +55,10 @@ def translate_rpc_error(exc: grpc.aio.AioRpcError, where: str) -> Exception:
 class GrpcTransport:
     """One channel per address, created on first use inside the running loop."""
 
-    def __init__(self, address: Address, timeout: float = 10.0, token: str = "", compression: str = "none") -> None:
+    def __init__(self, address: Address, timeout: float = 10.0, token: str = "", compression: str = "none",
+                 tls_ca: str = "") -> None:
         self.address = address
+        self.tls_ca = tls_ca
         self.name = address.url
         self.timeout = timeout
         self._metadata = (("authorization", f"Bearer {token}"),) if token else None
@@ -69,7 +71,12 @@ class GrpcTransport:
         if self._channel is not None:
             return
         if self.address.tls:
-            channel = grpc.aio.secure_channel(self.address.hostport, grpc.ssl_channel_credentials(), options=_OPTIONS)
+            roots = None
+            if self.tls_ca:
+                with open(self.tls_ca, "rb") as f:
+                    roots = f.read()
+            creds = grpc.ssl_channel_credentials(root_certificates=roots)
+            channel = grpc.aio.secure_channel(self.address.hostport, creds, options=_OPTIONS)
         else:
             channel = grpc.aio.insecure_channel(self.address.hostport, options=_OPTIONS)
         self._channel = channel

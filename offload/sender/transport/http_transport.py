@@ -18,6 +18,7 @@ Health is `GET /v1/ping`. httpx reads and closes every response.
 from __future__ import annotations
 
 import gzip
+import ssl
 
 import httpx
 
@@ -30,8 +31,10 @@ __all__ = ["HttpTransport"]
 
 
 class HttpTransport:
-    def __init__(self, address: Address, timeout: float = 10.0, token: str = "", compression: str = "none") -> None:
+    def __init__(self, address: Address, timeout: float = 10.0, token: str = "", compression: str = "none",
+                 tls_ca: str = "") -> None:
         self.address = address
+        self.tls_ca = tls_ca
         self.name = address.url
         self.ploffload = address.transport == "http-ploffload"
         self.timeout = timeout
@@ -47,6 +50,7 @@ class HttpTransport:
         if self._client is None:
             self._client = httpx.AsyncClient(
                 base_url=self._base, headers=self._headers, timeout=httpx.Timeout(self.timeout),
+                verify=ssl.create_default_context(cafile=self.tls_ca) if self.tls_ca else True,
                 limits=httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=90.0),
             )
         return self._client
