@@ -4,6 +4,7 @@
     service.py     AggregateService: the route, the 1 s flush tick, the minutely self-report, lifecycle
     window.py      WindowCache: pure window logic (alignment, buckets, tokens, late data, flush)
     batch.py       decoding Batchs bodies (lazy schema), AlgoSpec, field values
+    series.py      per-series byte templates: the window cache's fast path for series seen before
     algorithms.py  calculators: sum avg count min max first last stdev delta rate increase rollup
     sketches.py    calculators: quantiles count_distinct histogram
     state.py       StateLog: the crash-safety log of accepted batches and flushed windows

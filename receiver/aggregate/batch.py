@@ -36,7 +36,8 @@ from receiver.aggregate.errors import InvalidBatch, UnknownMethod
 from offload.codec._pbwire import enc_varint as _varint  # one varint encoder for every hand-built message
 
 __all__ = [
-    "LazyBatchs", "LazyPoints", "AlgoSpec", "SpecCache", "parse_batchs", "parse_points", "single_point",
+    "LazyBatchs", "LazyBatch", "LazyPoints", "RawBatchs", "RoutingKey", "AlgoSpec", "SpecCache", "parse_batchs",
+    "parse_batch", "raw_batchs", "parse_points", "single_point",
     "field_value", "unpack_double", "tags_blob", "decode_tags", "le_of", "align_next_wall_time",
     "DEFAULT_WINDOW_NS",
 ]
@@ -68,14 +69,18 @@ def _build_lazy_schema():
     message("LazyBatch", [("routing_key", 1, F.TYPE_UINT64, one, None), ("opts", 4, F.TYPE_BYTES, rep, None),
                           ("points", 5, F.TYPE_BYTES, one, None)])
     message("LazyBatchs", [("batchs", 1, F.TYPE_MESSAGE, rep, "LazyBatch"), ("pick_key", 2, F.TYPE_UINT64, one, None)])
+    # Every batch as its raw bytes (series.py matches them against per-series templates),
+    # and a routing key alone (series.py checks a batch's leading bytes encode it).
+    message("RawBatchs", [("batchs", 1, F.TYPE_BYTES, rep, None)])
+    message("RoutingKey", [("routing_key", 1, F.TYPE_UINT64, one, None)])
     pool = descriptor_pool.DescriptorPool()
     pool.Add(fdp)
     get = lambda name: message_factory.GetMessageClass(  # noqa: E731
         pool.FindMessageTypeByName(f"receiver_aggregate_lazy.{name}"))
-    return get("LazyBatchs"), get("LazyPoints")
+    return (get("LazyBatchs"), get("LazyBatch"), get("LazyPoints"), get("RawBatchs"), get("RoutingKey"))
 
 
-LazyBatchs, LazyPoints = _build_lazy_schema()
+LazyBatchs, LazyBatch, LazyPoints, RawBatchs, RoutingKey = _build_lazy_schema()
 
 
 def parse_batchs(body: bytes):
@@ -84,6 +89,22 @@ def parse_batchs(body: bytes):
         return LazyBatchs.FromString(body)
     except ProtoDecodeError as exc:
         raise InvalidBatch(f"body is not a protobuf Batchs: {exc}") from None
+
+
+def raw_batchs(body: bytes) -> list[bytes]:
+    """The raw bytes of every `AggregationBatch` of a body; InvalidBatch when it is not protobuf."""
+    try:
+        return list(RawBatchs.FromString(body).batchs)
+    except ProtoDecodeError as exc:
+        raise InvalidBatch(f"body is not a protobuf Batchs: {exc}") from None
+
+
+def parse_batch(raw: bytes):
+    """One raw `AggregationBatch` with the lazy schema; InvalidBatch when it is not protobuf."""
+    try:
+        return LazyBatch.FromString(raw)
+    except ProtoDecodeError as exc:
+        raise InvalidBatch(f"bad batch in a Batchs body: {exc}") from None
 
 
 def parse_points(raw: bytes):
@@ -113,7 +134,7 @@ class AlgoSpec:
 
     __slots__ = ("output", "method", "cls", "numeric", "wants_le", "source", "prefix", "plen", "plen1", "plen9",
                  "window_ns",
-                 "add_tags", "percentiles", "lo", "hi", "bk", "group_keys")
+                 "add_tags", "percentiles", "lo", "hi", "bk", "group_keys", "base")
 
     def __init__(self, output: str, algo: Any) -> None:
         method = canonical_method(algo.method)
@@ -139,6 +160,7 @@ class AlgoSpec:
         self.percentiles = percentiles
         self.lo = self.hi = self.bk = 0  # the last window seen: (lo, hi] ns -> bucket key (s)
         self.group_keys: dict[str, str] = {}  # measurement -> the window's group key
+        self.base = self  # series.Shape copies a spec; `base` is the spec it copies
 
     def group_key(self, measurement: str) -> str:
         """The calculator-group key (method, output, measurement): the inputs of the spec's calc key."""

@@ -27,18 +27,20 @@ from __future__ import annotations
 
 import logging
 import math
+import struct
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from offload.point import Point
 from receiver.aggregate.batch import (
-    AlgoSpec, SpecCache, decode_tags, field_value, le_of, parse_batchs, parse_points, single_point, tags_blob,
-    unpack_double,
+    AlgoSpec, SpecCache, decode_tags, field_value, le_of, parse_batch, parse_points, raw_batchs, tags_blob,
 )
+from receiver.aggregate.series import hi_time, layout, series_key, shape_for, time_tables
 
 __all__ = ["WindowCache", "Window", "FeedResult"]
 
 log = logging.getLogger(__name__)
+_SKIPPED = object()  # an algorithm whose source key is missing or not numeric: counted as skipped
 
 
 class Window:
@@ -77,11 +79,15 @@ class FeedResult:
 class WindowCache:
     """Open windows keyed by bucket key then token; see the module docstring for the rules."""
 
-    def __init__(self, tolerance_s: int = 10) -> None:
+    def __init__(self, tolerance_s: int = 10, fast_path: bool = True) -> None:
         self.tolerance_s = int(tolerance_s)
         self.buckets: dict[int, dict[str, Window]] = {}
         self.watermark = 0  # the largest `now` given to expire(): buckets <= it are closed
         self.specs = SpecCache()
+        self.fast_path = fast_path  # off: every batch takes the reference path (tests compare both)
+        # token -> series key -> the calculator (or tuple, one per algorithm) of the series'
+        # newest window, whose spec is a series.Shape: the byte template of its batches
+        self._fast: dict[str, dict] = {}
 
     # -- feeding ---------------------------------------------------------------------------
     def feed(self, token: str, body: bytes, now: float,
@@ -90,125 +96,259 @@ class WindowCache:
 
         `skip(bucket_key, token)` (WAL replay) drops samples of windows already written.
         """
-        msg = parse_batchs(body)
-        known = self.specs.known
-        todo = []
-        append = todo.append
-        singles = []  # PBPoints encodings of exactly one point: parsed together below
-        for b in msg.batchs:
-            opts = b.opts
-            n = len(opts)
-            if n == 1:
-                key = opts[0]
-            elif n:
-                key = tuple(opts)
-            else:
-                continue
-            specs = known.get(key)
-            if specs is None:
-                specs = self.specs.get(key)  # parses and validates: may raise, nothing added yet
-            pb = b.points
-            size = len(pb)
-            if (1 < size < 130 and pb[1] == size - 2 and pb[0] == 0x0A) or single_point(pb):
-                singles.append(pb)
-                append((b.routing_key, specs, None))
-            elif pb:
-                append((b.routing_key, specs, parse_points(pb)))
-        points = iter(parse_points(b"".join(singles))) if singles else None
-        return self._add(token, todo, points, max(math.floor(now), self.watermark), skip)
+        # Pass 1 reads and checks every batch (so an invalid body adds nothing); pass 2 adds.
+        # A batch matching its series' byte template (series.py) is read by one unpack.
+        raws = raw_batchs(body)
+        items: list[tuple] = []
+        append = items.append
+        fast = self._fast.get(token) if self.fast_path else None
+        if fast:
+            ta, tb, tc = time_tables()
+            get = fast.get
+            for raw in raws:
+                k = raw[:11]
+                e = get(k)
+                if e is not None:
+                    c0 = e if type(e) is not tuple else e[0]
+                    sh = c0.spec
+                    try:
+                        head, v, mid, x, y, z, rest = sh.unpack(raw)
+                        if head == sh.head and mid == c0.tags:
+                            h = sh.times.get(rest)  # also vouches for the tail
+                            if h is None:
+                                h = hi_time(sh, rest)
+                            append((e, v, ta[x] | tb[y] | tc[z] | h, k))  # TypeError: not a 9-byte varint
+                            continue
+                    except (struct.error, TypeError):
+                        pass
+                append((None, self._parse(raw), 0, k))
+        else:
+            for raw in raws:
+                append((None, self._parse(raw), 0, raw[:11]))
+        return self._add(token, items, max(math.floor(now), self.watermark), skip)
 
-    def _add(self, token, todo, singles, now_s, skip) -> FeedResult:
-        # The hot loop: field_value's canonical fast path, the window-bounds cache and the
-        # group-key cache are inlined (a Python call costs as much as the work here).
+    def _parse(self, raw: bytes):
+        """(routing key, specs, points, raw) of a batch read the careful way; None when it has no work."""
+        b = parse_batch(raw)
+        opts = b.opts
+        n = len(opts)
+        if not n:
+            return None
+        key = opts[0] if n == 1 else tuple(opts)
+        specs = self.specs.known.get(key)
+        if specs is None:
+            specs = self.specs.get(key)  # parses and validates: may raise, nothing added yet
+        pb = b.points
+        if not pb:
+            return None
+        return b.routing_key, specs, parse_points(pb), raw
+
+    def _add(self, token, items, now_s, skip) -> FeedResult:
+        # The hot loop (a Python call costs as much as the work here, hence the inlining).
         res = FeedResult()
         accepted = dropped = skipped = 0
         min_key = max_key = 0
         tol = self.tolerance_s
-        buckets = self.buckets
-        unpack = unpack_double
+        late = res.late_keys
         cur_key = None
-        window = groups = None
-        for rk, specs, points in todo:
-            if points is None:
-                points = (next(singles),)
-            for p in points:
-                t = p.time
-                name = p.name
-                fields = p.fields
-                blob = None
-                try:
-                    first = fields[0]
-                except IndexError:
-                    first = b""
-                source = None  # algorithms of a rule mostly read the same key: decode it once
-                for spec in specs:
-                    if spec.prefix is not source:  # prefixes are interned per source key
-                        source = spec.prefix
-                        # DataKit puts the forked metric field first: `0a <len> <key> 21 <double>`
-                        if len(first) == spec.plen9 and first.startswith(source) and first[spec.plen] == 0x21:
-                            raw = unpack(first, spec.plen1)[0]
-                            is_float = True
-                        else:
-                            raw = field_value(fields, spec)
-                            is_float = type(raw) is float
-                    v = raw
-                    if not is_float:
-                        if v is None:
-                            skipped += 1
-                            continue
-                        if spec.numeric:
-                            if type(v) is int:
-                                v = float(v)
-                            else:
-                                skipped += 1
-                                continue
-                    if spec.lo < t <= spec.hi:
-                        bk = spec.bk
-                    else:
-                        bk = spec.align(t, tol)
-                    if bk <= now_s:
-                        dropped += 1
-                        res.late_keys.add(bk)
-                        continue
-                    if skip is not None and skip(bk, token):
-                        continue
-                    if bk != cur_key:
-                        per_token = buckets.get(bk)
-                        if per_token is None:
-                            per_token = buckets[bk] = {}
-                        window = per_token.get(token)
-                        if window is None:
-                            window = per_token[token] = Window(token, bk)
-                        groups = window.groups
-                        cur_key = bk
-                        if bk > max_key:
-                            max_key = bk
-                        if bk < min_key or not min_key:
-                            min_key = bk
-                    gk = spec.group_keys.get(name)
-                    if gk is None:
-                        gk = spec.group_key(name)
-                    group = groups.get(gk)
-                    if group is None:
-                        group = groups[gk] = (name, {})
-                    calcs = group[1]
-                    calc = calcs.get(rk)
-                    if calc is None:
-                        if blob is None:
-                            blob = tags_blob(fields)
-                        if spec.wants_le:
-                            le = le_of(fields, tag_only=False)
-                            calcs[rk] = spec.cls(spec, blob, v, t, le or "")
-                        else:
-                            calcs[rk] = spec.cls(spec, blob, v, t)
-                    elif spec.wants_le:
-                        calc.add(v, t, le_of(fields, tag_only=True))
-                    else:
-                        calc.add(v, t)
-                    accepted += 1
-        res.accepted, res.dropped, res.skipped = accepted, dropped, skipped
-        res.min_key, res.max_key = min_key, max_key
+        fast = self._fast.get(token)
+        for e, v, t, k in items:
+            if e is None:
+                if v is not None:
+                    if fast is None and self.fast_path:
+                        fast = self._fast[token] = {}
+                    self._add_slow(token, v, k, now_s, skip, res, fast)
+                continue
+            if type(e) is not tuple:  # one algorithm fed by the batch: the common case, inlined
+                sp = e.spec
+                skipped += sp.nskip
+                if sp.lo < t <= sp.hi:
+                    bk = sp.bk
+                else:
+                    bk = sp.align(t, tol)
+                if bk <= now_s:
+                    dropped += 1
+                    late.add(bk)
+                    continue
+                if skip is not None and skip(bk, token):
+                    continue
+                if sp.lo < e.t <= sp.hi:  # a calculator's time is always one of its window's
+                    e.add(v, t)
+                else:
+                    self._roll(token, fast, k, e, e.tags, bk, v, t)
+                accepted += 1
+                if bk != cur_key:
+                    cur_key = bk
+                    if bk > max_key:
+                        max_key = bk
+                    if bk < min_key or not min_key:
+                        min_key = bk
+                continue
+            c0 = e[0]
+            skipped += c0.spec.nskip
+            for c in e:
+                sp = c.spec
+                if sp.lo < t <= sp.hi:
+                    bk = sp.bk
+                else:
+                    bk = sp.align(t, tol)
+                if bk <= now_s:
+                    dropped += 1
+                    late.add(bk)
+                    continue
+                if skip is not None and skip(bk, token):
+                    continue
+                if sp.lo < c.t <= sp.hi:
+                    c.add(v, t)
+                else:
+                    self._roll(token, fast, k, c, c0.tags, bk, v, t)
+                accepted += 1
+                if bk != cur_key:
+                    cur_key = bk
+                    if bk > max_key:
+                        max_key = bk
+                    if bk < min_key or not min_key:
+                        min_key = bk
+        res.accepted += accepted
+        res.dropped += dropped
+        res.skipped += skipped
+        if max_key > res.max_key:
+            res.max_key = max_key
+        if min_key and (min_key < res.min_key or not res.min_key):
+            res.min_key = min_key
         return res
+
+    def _window(self, bk: int, token: str) -> Window:
+        per_token = self.buckets.get(bk)
+        if per_token is None:
+            per_token = self.buckets[bk] = {}
+        window = per_token.get(token)
+        if window is None:
+            window = per_token[token] = Window(token, bk)
+        return window
+
+    def _roll(self, token, fast, k, c, tags, bk, v, t) -> None:
+        """A templated series' sample for another window than its calculator's: find or start
+        that window's calculator, and point the template at it when it is the newer one."""
+        sp = c.spec
+        groups = self._window(bk, token).groups
+        gk = sp.group_keys.get(sp.name)
+        if gk is None:
+            gk = sp.group_key(sp.name)
+        group = groups.get(gk)
+        if group is None:
+            group = groups[gk] = (sp.name, {})
+        calcs = group[1]
+        c2 = calcs.get(k)
+        if c2 is None:
+            c2 = calcs[k] = type(c)(sp, tags, v, t)
+        else:
+            c2.add(v, t)
+            if c2.spec is not sp:
+                if c2.spec.base is not sp.base or c2.tags != c.tags:
+                    return  # not a calculator the template can stand for
+                c2.spec = sp
+        if t > c.t and fast is not None:
+            e = fast.get(k)
+            if e is c:
+                fast[k] = c2
+            elif type(e) is tuple and c in e:
+                fast[k] = tuple(c2 if x is c else x for x in e)
+
+    def _add_slow(self, token, info, k, now_s, skip, res, fast) -> None:
+        """The reference path: every point of a batch read field by field; learns a template."""
+        rk, specs, points, raw = info
+        tol = self.tolerance_s
+        where = layout(raw) if fast is not None and len(points) == 1 else None
+        # a canonical layout starts with exactly the series key (see series_key); else compute it
+        gkey = raw[:11] if where is not None else series_key(raw, rk)
+        outcome: list = []
+        for p in points:
+            t = p.time
+            name = p.name
+            fields = p.fields
+            blob = None
+            outcome.clear()
+            for spec in specs:
+                v = field_value(fields, spec)
+                if v is None:
+                    res.skipped += 1
+                    outcome.append(_SKIPPED)
+                    continue
+                if spec.numeric and type(v) is not float:
+                    if type(v) is int:
+                        v = float(v)
+                    else:
+                        res.skipped += 1
+                        outcome.append(_SKIPPED)
+                        continue
+                bk = spec.bk if spec.lo < t <= spec.hi else spec.align(t, tol)
+                if bk <= now_s:
+                    res.dropped += 1
+                    res.late_keys.add(bk)
+                    outcome.append(None)
+                    continue
+                if skip is not None and skip(bk, token):
+                    outcome.append(None)
+                    continue
+                groups = self._window(bk, token).groups
+                gk = spec.group_keys.get(name)
+                if gk is None:
+                    gk = spec.group_key(name)
+                group = groups.get(gk)
+                if group is None:
+                    group = groups[gk] = (name, {})
+                calcs = group[1]
+                calc = calcs.get(gkey)
+                if calc is None:
+                    if blob is None:
+                        blob = tags_blob(fields)
+                    if spec.wants_le:
+                        le = le_of(fields, tag_only=False)
+                        calc = calcs[gkey] = spec.cls(spec, blob, v, t, le or "")
+                    else:
+                        calc = calcs[gkey] = spec.cls(spec, blob, v, t)
+                elif spec.wants_le:
+                    calc.add(v, t, le_of(fields, tag_only=True))
+                else:
+                    calc.add(v, t)
+                outcome.append(calc)
+                res.accepted += 1
+                if bk > res.max_key:
+                    res.max_key = bk
+                if bk < res.min_key or not res.min_key:
+                    res.min_key = bk
+        if where is not None:
+            self._learn(fast, gkey, raw, where, points[0], specs, outcome)
+
+    @staticmethod
+    def _learn(fast, key, raw, where, p, specs, outcome) -> None:
+        """Make a template of this batch for its series when its outcome allows."""
+        a, b = where
+        fields = p.fields
+        first = fields[0]
+        mid = raw[a + 8:b - 1]
+        fed = []
+        nskip = 0
+        for spec, calc in zip(specs, outcome):
+            if calc is None or spec.wants_le:
+                return  # dropped or skipped by replay this time; le needs the slow path
+            if calc is _SKIPPED:
+                nskip += 1
+                continue
+            if not (len(first) == spec.plen9 and first.startswith(spec.prefix)):
+                return  # fed from another field than the templated value
+            if calc.spec.base is not spec or (not fed and calc.tags != mid):
+                return  # the calculator's first arrival had other options or tags
+            fed.append((spec, calc))
+        if not fed:
+            return
+        name = p.name
+        calcs = []
+        for spec, calc in fed:
+            calc.spec = shape_for(spec, raw, a, b, name, nskip)
+            calcs.append(calc)
+        fast[key] = calcs[0] if len(calcs) == 1 else tuple(calcs)
 
     # -- flushing --------------------------------------------------------------------------
     def expire(self, now: float) -> list[Window]:
@@ -220,6 +360,14 @@ class WindowCache:
         out: list[Window] = []
         for key in due:
             out.extend(self.buckets.pop(key).values())
+        for window in out:  # templates whose newest calculator is flushed: the series went quiet
+            fast = self._fast.get(window.token)
+            if fast:
+                for _, calcs in window.groups.values():
+                    for key, calc in calcs.items():
+                        e = fast.get(key)
+                        if e is not None and (e is calc or (type(e) is tuple and calc in e)):
+                            del fast[key]
         return out
 
     def open_windows(self) -> list[Window]:

@@ -8,6 +8,14 @@ serialized with the generated classes (only the routing key and the host value v
 at fixed byte widths). One sample = one (point, algorithm) added to a calculator (what
 `dataway_http_aggr_point_total` counts).
 
+Two feeds of the same 6 rounds (6 samples per series in one 60 s window):
+* steady state: the cache already holds the series from the previous window (fed before
+  the clock starts), as in real traffic where every series comes back every interval; the
+  first sample of each series opens its calculator of the new window. This is what the
+  targets are about: the per-series byte templates (receiver/aggregate/series.py) apply;
+* first sight: a fresh cache, so each series' first batch is decoded the careful way
+  (and its template learned): the cost of a burst of new series.
+
 Baselines measured in the same run, on the same bodies:
 * bare parse: `aggregate.v1.Batchs.FromString` (upb) and nothing else;
 * parse + walk: the same, then reading every value through the generated classes.
@@ -128,21 +136,43 @@ def throughput(args, algos: dict[str, str]) -> None:
                     for f in p.fields:
                         f.key, f.is_tag, getattr(f, f.WhichOneof("val"))
 
-    def feed():
+    previous = make_bodies(range(n_series), algos, 60, -60 * SECOND)  # the window before, fed untimed
+    caches = []
+
+    def warm_cache():
+        cache = WindowCache(10)
+        for body in previous:
+            cache.feed("tkn", body, T0 - 60)
+        caches.append(cache)
+
+    def steady():
+        cache = caches.pop()
+        for body in bodies:
+            cache.feed("tkn", body, T0)
+        assert sum(len(w) for w in cache.open_windows()) == 2 * n_series * len(algos)
+
+    def first_sight():
         cache = WindowCache(10)
         for body in bodies:
             cache.feed("tkn", body, T0)
         assert sum(len(w) for w in cache.open_windows()) == n_series * len(algos)
 
-    t_bare, t_feed = best_of(args.rounds, bare, feed)
+    best = [float("inf")] * 3
+    for _ in range(args.rounds):
+        warm_cache()
+        t_bare, t_steady, t_first = best_of(1, bare, steady, first_sight)
+        best = [min(b, t) for b, t in zip(best, (t_bare, t_steady, t_first))]
+    t_bare, t_steady, t_first = best
     (t_walk,) = best_of(max(1, args.rounds // 2), walk)
     name = "+".join(algos.values())
     print(f"[{name}] {n_series} series x {samples_per_series} samples, {len(algos)} algorithm(s) per batch, "
           f"{len(bodies)} bodies of {len(bodies[0])} bytes")
     print(f"  bare parse (Batchs.FromString):   {batches / t_bare:12,.0f} batches/s")
     print(f"  parse + walk (generated classes): {batches / t_walk:12,.0f} batches/s")
-    print(f"  cache feed (decode + add):        {batches / t_feed:12,.0f} batches/s = {samples / t_feed:,.0f} samples/s")
-    print(f"  feed vs bare parse: {t_feed / t_bare:.1f}x the time;  vs parse + walk: {t_feed / t_walk:.2f}x")
+    print(f"  cache feed, steady state:         {batches / t_steady:12,.0f} batches/s = {samples / t_steady:,.0f} samples/s"
+          f"  ({t_steady / t_bare:.2f}x the bare parse)")
+    print(f"  cache feed, first sight:          {batches / t_first:12,.0f} batches/s = {samples / t_first:,.0f} samples/s"
+          f"  ({t_first / t_bare:.2f}x the bare parse)")
 
 
 def memory(args) -> None:
