@@ -468,6 +468,27 @@ def inline_add_key_stmt(gen: ExprGen, node: Call, env: dict, ind: int) -> bool:
     return True
 
 
+def _inline_grok(gen: ExprGen, node: Call, bc: Any, args: list) -> str | None:
+    """grok(key, pattern) on a point field holding a str: the pattern's search and capture
+    writer called straight from the script (what the built-in does after ctx.read). The
+    built-in itself runs when the key may be a variable of the script, is a tag, or does not
+    hold a str."""
+    key = bc.infos[0].key_name
+    if key in getattr(gen, "managed", ()) or args[2] not in ("True", "False"):
+        return None
+    g = gen.run_check(node, bc.builtin, bc).get("pattern")
+    if g is None:
+        return None
+    k = repr(key)
+    v, m = gen.tmp(), gen.tmp()
+    search = gen.const(g.regex.search)
+    store = gen.const(g.store if args[2] == "True" else g.store_untrimmed)
+    slow = gen.const(bc.builtin.func)
+    return (f"({gen.mark(node)}(({m} := {search}({v})) is not None and ({store}({m}, T, F, ctx) or True)) "
+            f"if ({v} := F.get({k}, _M)).__class__ is str and {k} not in T "
+            f"else {slow}(ctx, {k}, {args[1]}, {args[2]}))")
+
+
 _INLINE: dict = {}
 
 
@@ -479,6 +500,8 @@ def _inline_for(name: str) -> tuple | None:
         except ImportError:  # no built-ins package: nothing to inline
             return None
         _INLINE["add_key"] = (keys.add_key, _inline_add_key)
+        from .builtins import grokfns
+        _INLINE["grok"] = (grokfns.grok, _inline_grok)
     return _INLINE.get(name)
 
 

@@ -82,6 +82,8 @@ class Context:
     def new_point_categories(self) -> list:
         if self._new_point_categories is None:
             self._new_point_categories = []
+            if self._new_points is None:  # Script.run's fast path relies on: no new_points, no categories
+                self._new_points = []
         return self._new_point_categories
 
     # -- reading -------------------------------------------------------------------------
@@ -175,6 +177,7 @@ class Context:
             raise ScriptRuntimeError(f"cyclic use of script {name!r}")
         saved_vars, saved_using = self.vars, self._using
         self._using = saved_using + (name,)
+        self.vars = _NO_VARS  # a fresh scope: the used script's built-ins never see this one's variables
         pt = self.point
         try:
             script.main(self, pt.tags, pt.fields)
@@ -224,31 +227,53 @@ class Script:
         self.python_source = code.python_source
         self.line_pos = code.line_pos
         self.refs = code.refs
-        self.budget = budget
-        self.resolver: Callable[[str], Script | None] | None = None
+        self._budget = budget
+        self._resolver: Callable[[str], Script | None] | None = None
         self._lines = source.split("\n")
-        self._spare: Context | None = None
+        # idle Contexts for the next runs: list.pop() and append() are atomic, so two threads
+        # running the same script never share one
+        self._spares: list[Context] = []
         code.namespace["__pl_script__"] = self
 
     def __repr__(self) -> str:
         return f"<Script {self.name}>"
 
+    # The spare Context carries the script's budget and resolver from run to run (fewer stores
+    # per run), so changing either discards it.
+    @property
+    def budget(self) -> float:
+        return self._budget
+
+    @budget.setter
+    def budget(self, value: float) -> None:
+        self._budget = value
+        self._spares = []
+
+    @property
+    def resolver(self) -> Callable[[str], Script | None] | None:
+        return self._resolver
+
+    @resolver.setter
+    def resolver(self, value: Callable[[str], Script | None] | None) -> None:
+        self._resolver = value
+        self._spares = []
+
     def run(self, point: Point, category: str = "logging", *, budget: float | None = None,
             ignore_status: frozenset | tuple = (), disable_status: bool = False) -> RunResult:
         """Run the script on `point` (modified in place) and apply post-processing (§8)."""
-        # Take the spare Context (dict.pop is atomic, so two threads never share one).
-        ctx = self.__dict__.pop("_spare", None)
-        if budget is None:
-            budget = self.budget
-        if ctx is None:
-            ctx = Context(point, category, budget, self.resolver)
-        else:
+        # A spare Context has this script's budget and resolver, dropped False, no options and
+        # no new points (allocating one per point costs more than a short script).
+        spares = self._spares
+        if spares and budget is None:
+            try:
+                ctx = spares.pop()
+            except IndexError:  # another thread took the last one
+                ctx = Context(point, category, self._budget, self._resolver)
             ctx.point = point
             ctx.category = category
-            ctx.dropped = False
-            ctx.budget = budget
-            ctx.deadline = _monotonic() + budget
-            ctx.resolver = self.resolver
+            ctx.deadline = _monotonic() + ctx.budget
+        else:
+            ctx = Context(point, category, self._budget if budget is None else budget, self._resolver)
         tags = point.tags
         fields = point.fields
         try:
@@ -256,15 +281,16 @@ class Script:
         except ScriptExit:
             pass
         except ScriptRuntimeError as exc:
-            return self._failed(ctx, point, category, self.describe_error(exc))
+            return self._failed(ctx, point, category, self.describe_error(exc), budget)
         except RecursionError as exc:
-            return self._failed(ctx, point, category, self.describe_error(exc, "recursion too deep"))
+            return self._failed(ctx, point, category, self.describe_error(exc, "recursion too deep"), budget)
         except Exception as exc:  # a failing built-in must not take the worker down
             return self._failed(ctx, point, category,
-                                self.describe_error(exc, f"internal error: {exc.__class__.__name__}: {exc}"))
+                                self.describe_error(exc, f"internal error: {exc.__class__.__name__}: {exc}"),
+                                budget)
         extra = ctx._new_points
-        if (category == "logging" and ctx._options is None and not ignore_status and not disable_status
-                and extra is None and "status" not in tags):
+        if (extra is None and ctx._options is None and category == "logging" and not ignore_status
+                and not disable_status and budget is None and "status" not in tags):
             # the common case of §8, inline: status normalised in the fields, then `time` promoted
             raw = fields.get("status")
             if raw is None:
@@ -272,25 +298,30 @@ class Script:
             else:
                 fields["status"] = (_STATUS_CACHE.get(raw) or _normalized(raw)) if raw.__class__ is str \
                     else _status_of(raw)
-            if "time" in fields and "time" not in tags and (t := fields["time"]).__class__ in _STR_OR_INT:
-                del fields["time"]  # promote_time() for its two common cases, inline
-                if t.__class__ is int and t:
-                    point.time = t
-            elif "time" in fields or "time" in tags:
+            if "time" in fields:
+                if "time" not in tags and (t := fields["time"]).__class__ in _STR_OR_INT:
+                    del fields["time"]  # promote_time() for its two common cases, inline
+                    if t.__class__ is int and t:
+                        point.time = t
+                else:
+                    promote_time(point)
+            elif "time" in tags:
                 promote_time(point)
-            dropped = ctx.dropped
             ctx.point = None  # do not keep the point alive through the spare context
             ctx.vars = _NO_VARS
-            ctx._new_point_categories = None
-            self._spare = ctx
-            return _tuple_new(RunResult, (point, dropped, None, None, None))
+            if ctx.dropped:
+                ctx.dropped = False
+                spares.append(ctx)
+                return _tuple_new(RunResult, (point, True, None, None, None))
+            spares.append(ctx)
+            return _tuple_new(RunResult, (point, False, None, None, None))
         dropped = postprocess(ctx, point, category, ignore_status, disable_status) or ctx.dropped
         cats = None
         if extra:
             for pt in extra:
                 promote_time(pt)
             cats = _categories(ctx._new_point_categories, len(extra), category)
-        self._release(ctx)
+        self._release(ctx, budget)
         return _tuple_new(RunResult, (point, dropped, None, extra, cats))
 
     def execute(self, point: Point, category: str = "logging", budget: float | None = None,
@@ -299,18 +330,20 @@ class Script:
         r = self.run(point, category, budget=budget, ignore_status=ignore_status, disable_status=disable_status)
         return r[1], r[2], r[3], r[4]
 
-    def _failed(self, ctx: Context, point: Point, category: str, error: str) -> RunResult:
+    def _failed(self, ctx: Context, point: Point, category: str, error: str, budget: float | None) -> RunResult:
         extra = ctx._new_points
         cats = _categories(ctx._new_point_categories, len(extra), category) if extra else None
-        self._release(ctx)
+        self._release(ctx, budget)
         return _tuple_new(RunResult, (point, False, error, extra, cats))
 
-    def _release(self, ctx: Context) -> None:
-        """Clean the context for the next run and keep it as the spare one."""
+    def _release(self, ctx: Context, budget: float | None) -> None:
+        """Clean the context and keep it as the spare one (not one made for a budget override)."""
         ctx.point = None
         ctx.vars = _NO_VARS
+        ctx.dropped = False
         ctx._options = ctx._new_points = ctx._new_point_categories = None
-        self._spare = ctx
+        if budget is None:
+            self._spares.append(ctx)
 
     def error_of(self, exc: BaseException, message: str | None = None) -> ScriptError:
         """A positioned ScriptError for an exception raised while running compiled code."""

@@ -53,8 +53,18 @@ _MONTH_FORMS = [GoLayout(x) for x in (
     "Jan 2 15:04:05 2006", "Jan 2 2006 15:04:05", "January 2006", "Jan 2006",
 )]
 
-_cache: dict[tuple[str, object], int] = {}
+# per zone key (a zone name, or the zone itself): date text -> ns. default_time holds the dict
+# of its zone and looks a text up in it directly (no key tuple per call).
+_caches: dict[object, dict[str, int]] = {}
 _CACHE_MAX = 100_000
+
+
+def zone_cache(zone_key: object) -> dict[str, int]:
+    """The cache dict parse_time uses for `zone_key` (cleared in place when full, never replaced)."""
+    cache = _caches.get(zone_key)
+    if cache is None:
+        cache = _caches[zone_key] = {}
+    return cache
 
 
 def _ns(y, mo, d, h, mi, s, frac, zone: tzinfo, off: int | None) -> int:
@@ -153,16 +163,18 @@ def _abbr_offset(abbr: str, zone: tzinfo) -> int | None:
 
 def parse_time(s: str, zone: tzinfo, zone_key: object = None) -> int:
     """Unix ns of the date text in `zone` (DataKit's layouts, then heuristics); cached."""
-    key = (s, zone_key if zone_key is not None else zone)
-    v = _cache.get(key)
+    cache = _caches.get(zone_key if zone_key is not None else zone)
+    if cache is None:
+        cache = zone_cache(zone_key if zone_key is not None else zone)
+    v = cache.get(s)
     if v is not None:
         return v
     v = _parse_uncached(s.strip(), zone)
     if v <= 0:
         raise DateParseError(f"time {s!r} is not after the epoch")
-    if len(_cache) >= _CACHE_MAX:
-        _cache.clear()
-    _cache[key] = v
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[s] = v
     return v
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 from ..registry import MISSING, ArgKind, Param, ScriptRuntimeError, builtin
 from ._args import is_literal
-from ._dateparse import parse_time
+from ._dateparse import parse_time, zone_cache
 from ._gotime import NAMED_LAYOUTS, GoLayout, UnknownZone, get_zone, local_ns
 from ._strftime import strftime
 from ._values import to_str
@@ -41,11 +41,12 @@ class _Zone:
     """A default_time zone argument resolved once at compile time (an unknown zone is a run-time
     failure of each call, as upstream)."""
 
-    __slots__ = ("err", "name", "zone")
+    __slots__ = ("cache", "err", "name", "zone")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.zone, self.err = _zone(name)
+        self.cache = zone_cache(name)  # parse_time's results for this zone
 
 
 def _check_default_time(cc, args):
@@ -62,6 +63,13 @@ def default_time(ctx, key, tz):
     if v is MISSING:
         return None
     if tz.__class__ is _Zone:
+        if v.__class__ is str and (ns := tz.cache.get(v)) is not None:  # a text parsed before
+            pt = ctx.point
+            if key in pt.tags:
+                ctx.set_field(key, ns)
+            else:
+                pt.fields[key] = ns
+            return None
         zone, err, tz = tz.zone, tz.err, tz.name
     else:
         zone, err = _zone(tz)

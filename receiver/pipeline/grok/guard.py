@@ -17,7 +17,7 @@ import os
 import signal
 import threading
 
-__all__ = ["NOT_AVAILABLE", "RegexTimeout", "available", "call", "run", "LIMIT_TICKS", "TICK_S"]
+__all__ = ["NOT_AVAILABLE", "RegexTimeout", "available", "call", "run", "searcher", "LIMIT_TICKS", "TICK_S"]
 
 TICK_S = 0.01
 LIMIT_TICKS = 3
@@ -112,6 +112,36 @@ def call(func, s, pos):
     finally:
         _start = -1
         _last_use = _ticks
+
+
+def searcher(regex):
+    """The `search(s, pos=0)` of a regex.Regex: `re` for inputs up to regex.short, `re` under the
+    guard up to regex.guarded (RE2 after a timeout, or where this thread cannot be guarded),
+    RE2 beyond. call() inlined, as this runs once per grok and match: one Python frame."""
+    py_search = regex.py.search if regex.py is not None else None
+    re2_search = regex._re2.search
+    short = regex.short
+
+    def search(s, pos=0):
+        """First match at or after `pos` (leftmost-first, as RE2), or None."""
+        global _start, _last_use
+        n = len(s)
+        if n <= short:
+            return py_search(s, pos)
+        if n <= regex.guarded and _get_ident() == _main_ident and (_installed or available()):
+            try:
+                if not _armed:
+                    _arm()
+                _start = _ticks
+                return py_search(s, pos)
+            except RegexTimeout:
+                regex._timed_out()
+            finally:
+                _start = -1
+                _last_use = _ticks
+        return re2_search(s, pos)
+
+    return search
 
 
 def run(func, s, pos):

@@ -30,9 +30,6 @@ import re2 as _re2
 from . import guard as _guard
 from .speedups import py_rewrites
 
-_guard_call = _guard.call
-_NOT_AVAILABLE = _guard.NOT_AVAILABLE
-
 __all__ = ["Regex", "RegexError", "compile_regex", "translate", "analyze", "EXP"]
 
 EXP = 1000  # degree marker for exponential backtracking
@@ -446,7 +443,8 @@ def analyze(py_pattern: str, flags: int = 0) -> int:
 class Regex:
     """One RE2-syntax regex; `search`/`finditer` pick `re`, guarded `re`, or RE2 per input."""
 
-    __slots__ = ("pattern", "py", "_re2", "degree", "short", "guarded", "groupindex", "groups", "timeouts")
+    __slots__ = ("pattern", "py", "_re2", "degree", "short", "guarded", "groupindex", "groups", "timeouts",
+                 "search")
 
     def __init__(self, pattern: str, py_pattern: str | None = None) -> None:
         self.pattern = pattern
@@ -479,6 +477,10 @@ class Regex:
         self.groupindex = dict(src.groupindex)
         self.groups = src.groups
         self.timeouts = 0
+        # search(s, pos=0): the first match at or after `pos` (leftmost-first, as RE2), or None;
+        # `re` unguarded up to `short` characters, `re` under the tick guard up to `guarded`,
+        # RE2 beyond (guard.searcher: one Python frame per call)
+        self.search = _guard.searcher(self)
 
     def __repr__(self) -> str:
         return f"Regex({self.pattern!r}, degree={self.degree})"
@@ -491,20 +493,6 @@ class Regex:
         self.timeouts += 1
         if self.timeouts >= 3:  # this pattern keeps running long: stop trying `re` on long inputs
             self.guarded = -1
-
-    def search(self, s: str, pos: int = 0):
-        """First match at or after `pos` (leftmost-first, as RE2), or None."""
-        n = len(s)
-        if n <= self.short:
-            return self.py.search(s, pos)
-        if n <= self.guarded:
-            try:
-                m = _guard_call(self.py.search, s, pos)
-                if m is not _NOT_AVAILABLE:
-                    return m
-            except _guard.RegexTimeout:
-                self._timed_out()
-        return self._re2.search(s, pos)
 
     def finditer(self, s: str):
         """All non-overlapping matches, each match object offering group()/start()/end()."""
