@@ -30,6 +30,7 @@ from .budget import CALL_WEIGHT, LOOP_CHECK_EVERY, SMALL_LOOP, budget_check, che
 from .analysis import DEF, MAYBE, ANY, Flow, assigned_names, join, literal_type, merge, var_name
 from .calls import key_name_of
 from .codegen_expr import ARITH_FN, ExprGen, _int_literal, inline_add_key_stmt
+from .codegen_stmt import inline_call_stmt, inline_json_run
 from .errors import CompileError
 from .nodes import (
     Assign, Binary, Break, Call, Continue, ExprStmt, ForC, ForIn, Ident, If, Index, ListLit, Literal, MapLit,
@@ -95,6 +96,9 @@ def _base_namespace() -> dict:
     }
 
 
+_STMT_INLINE = frozenset(("default_time", "set_tag"))
+
+
 class _Loop:
     __slots__ = ("body_resets", "step")
 
@@ -132,8 +136,16 @@ class _Gen(ExprGen):
     # -- statements ----------------------------------------------------------------------
     def block(self, stmts: list, env: dict, ind: int) -> dict:
         writes: dict = {}
-        for s in stmts:
+        i, n = 0, len(stmts)
+        while i < n:
+            s = stmts[i]
+            if isinstance(s, ExprStmt) and isinstance(s.expr, Call) and s.expr.name == "json":
+                done = inline_json_run(self, stmts, i, env, ind)  # json() writes no variable
+                if done:
+                    i += done
+                    continue
             self.stmt(s, env, writes, ind)
+            i += 1
         return writes
 
     def scoped(self, stmts: list, env: dict, ind: int) -> dict:
@@ -236,6 +248,8 @@ class _Gen(ExprGen):
             self.emit(ind, "return", s)  # exit() ends the script: a plain return
             return
         if isinstance(e, Call) and e.name == "add_key" and inline_add_key_stmt(self, e, env, ind):
+            return
+        if isinstance(e, Call) and e.name in _STMT_INLINE and inline_call_stmt(self, e, env, ind):
             return
         self.emit(ind, f"({self.ex(e, env)[0]})", s)
 

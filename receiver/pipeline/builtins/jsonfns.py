@@ -25,8 +25,9 @@ from ._values import to_json, to_str
 KEY, VALUE, LIT = ArgKind.KEY, ArgKind.VALUE, ArgKind.LIT
 
 _BAD = object()
-_cache_src: str | None = None
-_cache_obj = _BAD
+# the last parse as one (source, value) pair in a one-slot list: read and replaced whole, so a
+# reader never pairs one thread's text with another's value; compiled json() calls read it inline
+CACHE: list = [(None, _BAD)]
 
 
 def _not_json(name: str):
@@ -36,9 +37,9 @@ def _not_json(name: str):
 
 def _parse(s: str):
     """orjson.loads with a one-entry cache; _BAD on invalid JSON. Callers must not mutate."""
-    global _cache_src, _cache_obj
-    if s is _cache_src or s == _cache_src:
-        return _cache_obj
+    src, obj = CACHE[0]
+    if s is src or s == src:
+        return obj
     try:
         obj = orjson.loads(s)
     except orjson.JSONDecodeError:
@@ -46,7 +47,7 @@ def _parse(s: str):
             obj = _stdjson.loads(s, parse_int=float, parse_constant=_not_json)
         except ValueError:
             obj = _BAD
-    _cache_src, _cache_obj = s, obj
+    CACHE[0] = (s, obj)
     return obj
 
 
@@ -163,6 +164,19 @@ def json(ctx, key, path, newkey, trim_space, delete_after_extract):
     v = _walk(obj, path)
     if v is _BAD or v is None:
         return None
+    store_value(ctx, newkey, v, trim_space)
+    if delete_after_extract and path:
+        whole = floats(obj)  # a copy: the cached parse stays intact
+        parent = _walk(whole, path[:-1])
+        if type(parent) is dict:
+            parent.pop(path[-1], None)
+            ctx.set_field(key, to_json(whole))
+    return None
+
+
+def store_value(ctx, newkey: str, v, trim_space: bool) -> None:
+    """Store an extracted JSON value (not None) as json() does: str trimmed, numbers as floats,
+    maps and lists as JSON text (the cached parse itself is never modified)."""
     t = type(v)
     if t is str:
         if trim_space:
@@ -172,13 +186,6 @@ def json(ctx, key, path, newkey, trim_space, delete_after_extract):
     elif t is dict or t is list:
         v = to_json(floats(v))
     ctx.set_field(newkey, v)
-    if delete_after_extract and path:
-        whole = floats(obj)  # a copy: the cached parse stays intact
-        parent = _walk(whole, path[:-1])
-        if type(parent) is dict:
-            parent.pop(path[-1], None)
-            ctx.set_field(key, to_json(whole))
-    return None
 
 
 def load(s: str):
