@@ -24,6 +24,15 @@ What the template holds, without costing memory per series:
 * the tags part is the calculator's own `tags` blob (the raw tag fields, in the same
   framing), so the comparison needs no copy.
 
+New series: the template of a layout fits every series laid out alike (same length, same
+bytes but the routing key, value, tags and time: one rule, tag values of the same
+widths). The window cache keeps the shapes of recent layouts by batch length, so a new
+series' first batch is read with one of them too, once `key_ok` (its first 11 bytes are a
+series key) and `tags_only` (the bytes between value and time are exactly the tag blob the
+careful path would keep) accept it; only the first series of each layout is decoded the
+careful way. Layouts with an algorithm skipped for want of its source key are not used so:
+another series' tags may hold that key.
+
 A batch takes the fast path only in the canonical layout (`layout`): routing key,
 config hash, algorithms, one point holding its name, the metric field first as a double,
 then tags only, then the time; an optional pick key after it. Anything else (other field
@@ -41,7 +50,7 @@ from google.protobuf.message import DecodeError as ProtoDecodeError
 from receiver.aggregate.batch import AlgoSpec, RoutingKey, _read_varint
 from offload.codec._pbwire import enc_varint as _varint
 
-__all__ = ["Shape", "layout", "series_key", "time_tables", "hi_time", "shape_for"]
+__all__ = ["Shape", "layout", "series_key", "time_tables", "hi_time", "shape_for", "key_ok", "tags_only"]
 
 _U63, _U56 = 1 << 63, 1 << 56
 _CONT8, _CONT9 = int.from_bytes(b"\x80" * 8, "little"), int.from_bytes(b"\x80" * 9, "little")  # continuation bits
@@ -195,6 +204,35 @@ def layout(raw: bytes) -> tuple[int, int] | None:
         return a, pos + 1
     except IndexError:
         return None
+
+
+def key_ok(raw: bytes) -> bool:
+    """True when `raw` starts with a routing key `layout` accepts: raw[:11] is then its series key."""
+    if raw[0] != 0x08:
+        return False
+    if raw[10] == 0x01:
+        return _from_le(raw[1:10], "little") & _CONT9 == _CONT9
+    return raw[10] == 0x10 and 0 < raw[9] < 0x80 and _from_le(raw[1:9], "little") & _CONT8 == _CONT8
+
+
+def tags_only(mid: bytes) -> bool:
+    """True when `mid` (a batch's bytes between the value and the time) is exactly what
+    `batch.tags_blob` makes of its fields: canonical tag fields only (`0a <key> 40 01 ...`,
+    each under 128 bytes, one-byte framing). Anything else is left to the slow path."""
+    n = len(mid)
+    pos = 0
+    try:
+        while pos < n:
+            ln = mid[pos + 1]
+            kl = mid[pos + 3]
+            # 12 <len> 0a <key len> <key> 40 01 ...; _is_tag's canonical test, same order
+            if (mid[pos] != 0x12 or ln >= 0x80 or ln <= 3 or mid[pos + 2] != 0x0A or kl >= 0x80
+                    or mid[pos + 4 + kl:pos + 6 + kl] != b"\x40\x01" or kl + 4 > ln):
+                return False
+            pos += 2 + ln
+    except IndexError:
+        return False
+    return pos == n
 
 
 def _decoded_rk(prefix: bytes) -> int | None:

@@ -35,7 +35,7 @@ from offload.point import Point
 from receiver.aggregate.batch import (
     AlgoSpec, SpecCache, decode_tags, field_value, le_of, parse_batch, parse_points, raw_batchs, tags_blob,
 )
-from receiver.aggregate.series import hi_time, layout, series_key, shape_for, time_tables
+from receiver.aggregate.series import hi_time, key_ok, layout, series_key, shape_for, tags_only, time_tables
 
 __all__ = ["WindowCache", "Window", "FeedResult"]
 
@@ -88,6 +88,10 @@ class WindowCache:
         # token -> series key -> the calculator (or tuple, one per algorithm) of the series'
         # newest window, whose spec is a series.Shape: the byte template of its batches
         self._fast: dict[str, dict] = {}
+        # batch length -> the shapes (a tuple, one per algorithm) of recently learned layouts
+        # of that length: a new series laid out like a known one is read with its template
+        # (`_guess`), so only the first series of each layout takes the careful path
+        self._layouts: dict[int, list[tuple]] = {}
 
     # -- feeding ---------------------------------------------------------------------------
     def feed(self, token: str, body: bytes, now: float,
@@ -97,14 +101,16 @@ class WindowCache:
         `skip(bucket_key, token)` (WAL replay) drops samples of windows already written.
         """
         # Pass 1 reads and checks every batch (so an invalid body adds nothing); pass 2 adds.
-        # A batch matching its series' byte template (series.py) is read by one unpack.
+        # A batch matching its series' byte template (series.py) is read by one unpack; a new
+        # series laid out like a known one, by that layout's template (`_guess`).
         raws = raw_batchs(body)
         items: list[tuple] = []
         append = items.append
         fast = self._fast.get(token) if self.fast_path else None
-        if fast:
+        if self.fast_path:
             ta, tb, tc = time_tables()
-            get = fast.get
+            get = fast.get if fast else {}.get
+            guess = self._guess
             for raw in raws:
                 k = raw[:11]
                 e = get(k)
@@ -121,14 +127,44 @@ class WindowCache:
                             continue
                     except (struct.error, TypeError):
                         pass
-                append((None, self._parse(raw), 0, k))
+                append(guess(raw, k) or (None, self._parse(raw, True), 0, k))
         else:
             for raw in raws:
-                append((None, self._parse(raw), 0, raw[:11]))
+                append((None, self._parse(raw, False), 0, raw[:11]))
         return self._add(token, items, max(math.floor(now), self.watermark), skip)
 
-    def _parse(self, raw: bytes):
-        """(routing key, specs, points, raw) of a batch read the careful way; None when it has no work."""
+    def _guess(self, raw: bytes, k: bytes) -> tuple | None:
+        """The pass-1 item of a batch read with the template of another series laid out the
+        same way (same length, same bytes but the key, value, tags and time), or None.
+
+        The shape fixes everything the careful path reads but the tags: they are checked to
+        be canonical tag fields only, so they are exactly the blob the careful path keeps.
+        Shapes with a skipped algorithm are never guessed (another series' tags may hold
+        its source key)."""
+        cands = self._layouts.get(len(raw))
+        if not cands:
+            return None
+        ta, tb, tc = time_tables()
+        for shapes in cands:
+            sh = shapes[0]
+            head, v, mid, x, y, z, rest = sh.unpack(raw)  # same length: cannot fail
+            if head != sh.head:
+                continue
+            h = sh.times.get(rest)  # also vouches for the tail
+            if h is None:
+                h = hi_time(sh, rest)
+                if h is None:
+                    continue
+            x, y, z = ta[x], tb[y], tc[z]
+            if x is None or y is None or z is None or not key_ok(raw) or not tags_only(mid):
+                continue
+            return (None, (shapes, v, mid), x | y | z | h, k)
+        return None
+
+    def _parse(self, raw: bytes, learn: bool):
+        """(routing key, specs, points, raw, layout) of a batch read the careful way; None when
+        it has no work. With `learn`, a canonical layout (series.layout) is noted for `_guess`
+        at once, so the next batches of the same body laid out alike can use it."""
         b = parse_batch(raw)
         opts = b.opts
         n = len(opts)
@@ -141,7 +177,32 @@ class WindowCache:
         pb = b.points
         if not pb:
             return None
-        return b.routing_key, specs, parse_points(pb), raw
+        points = parse_points(pb)
+        where = None
+        if learn and len(points) == 1:
+            where = layout(raw)
+            if where is not None:
+                self._note_layout(raw, where, points[0], specs)
+        return b.routing_key, specs, points, raw, where
+
+    def _note_layout(self, raw, where, p, specs) -> None:
+        """Remember the shapes of a canonical batch whose every algorithm reads the templated
+        value (no skipped one, no `le`): what `_guess` tries on batches of the same length."""
+        first = p.fields[0]
+        for spec in specs:
+            if spec.wants_le or not (len(first) == spec.plen9 and first.startswith(spec.prefix)):
+                return
+        a, b = where
+        name = p.name
+        shapes = tuple(shape_for(spec, raw, a, b, name, 0) for spec in specs)
+        cands = self._layouts.get(len(raw))
+        if cands is None:
+            if len(self._layouts) >= 1024:
+                self._layouts.clear()
+            cands = self._layouts[len(raw)] = []
+        if shapes not in cands:  # the most recent first, a few per length
+            cands.insert(0, shapes)
+            del cands[4:]
 
     def _add(self, token, items, now_s, skip) -> FeedResult:
         # The hot loop (a Python call costs as much as the work here, hence the inlining).
@@ -157,7 +218,10 @@ class WindowCache:
                 if v is not None:
                     if fast is None and self.fast_path:
                         fast = self._fast[token] = {}
-                    self._add_slow(token, v, k, now_s, skip, res, fast)
+                    if t:  # a new series read by _guess (t is its time, never 0 there)
+                        self._add_new(token, v, t, k, now_s, skip, res, fast)
+                    else:
+                        self._add_slow(token, v, k, now_s, skip, res, fast)
                 continue
             if type(e) is not tuple:  # one algorithm fed by the batch: the common case, inlined
                 sp = e.spec
@@ -175,7 +239,9 @@ class WindowCache:
                 if sp.lo < e.t <= sp.hi:  # a calculator's time is always one of its window's
                     e.add(v, t)
                 else:
-                    self._roll(token, fast, k, e, e.tags, bk, v, t)
+                    c2 = self._roll(token, k, e, e.tags, bk, v, t)
+                    if c2 is not None and fast.get(k) is e:
+                        fast[k] = c2
                 accepted += 1
                 if bk != cur_key:
                     cur_key = bk
@@ -186,6 +252,7 @@ class WindowCache:
                 continue
             c0 = e[0]
             skipped += c0.spec.nskip
+            moved = None
             for c in e:
                 sp = c.spec
                 if sp.lo < t <= sp.hi:
@@ -201,7 +268,11 @@ class WindowCache:
                 if sp.lo < c.t <= sp.hi:
                     c.add(v, t)
                 else:
-                    self._roll(token, fast, k, c, c0.tags, bk, v, t)
+                    c2 = self._roll(token, k, c, c0.tags, bk, v, t)
+                    if c2 is not None:
+                        if moved is None:
+                            moved = {}
+                        moved[id(c)] = c2
                 accepted += 1
                 if bk != cur_key:
                     cur_key = bk
@@ -209,6 +280,12 @@ class WindowCache:
                         max_key = bk
                     if bk < min_key or not min_key:
                         min_key = bk
+            if moved is not None:  # the template follows its calculators, in one step
+                cur = fast.get(k)
+                if type(cur) is tuple:
+                    new = tuple([moved.get(id(x), x) for x in cur])
+                    if new != cur:
+                        fast[k] = new
         res.accepted += accepted
         res.dropped += dropped
         res.skipped += skipped
@@ -227,9 +304,10 @@ class WindowCache:
             window = per_token[token] = Window(token, bk)
         return window
 
-    def _roll(self, token, fast, k, c, tags, bk, v, t) -> None:
+    def _roll(self, token, k, c, tags, bk, v, t):
         """A templated series' sample for another window than its calculator's: find or start
-        that window's calculator, and point the template at it when it is the newer one."""
+        that window's calculator; return it when the template should point at it (the newer
+        one), else None."""
         sp = c.spec
         groups = self._window(bk, token).groups
         gk = sp.group_keys.get(sp.name)
@@ -246,20 +324,57 @@ class WindowCache:
             c2.add(v, t)
             if c2.spec is not sp:
                 if c2.spec.base is not sp.base or c2.tags != c.tags:
-                    return  # not a calculator the template can stand for
+                    return None  # not a calculator the template can stand for
                 c2.spec = sp
-        if t > c.t and fast is not None:
-            e = fast.get(k)
-            if e is c:
-                fast[k] = c2
-            elif type(e) is tuple and c in e:
-                fast[k] = tuple(c2 if x is c else x for x in e)
+        return c2 if t > c.t else None
+
+    def _add_new(self, token, info, t, k, now_s, skip, res, fast) -> None:
+        """A batch read by `_guess`: what `_add_slow` does with it, then `_learn`'s template."""
+        shapes, v, mid = info
+        tol = self.tolerance_s
+        fed: list = []
+        learn = True
+        for sp in shapes:
+            bk = sp.bk if sp.lo < t <= sp.hi else sp.align(t, tol)
+            if bk <= now_s:
+                res.dropped += 1
+                res.late_keys.add(bk)
+                learn = False
+                continue
+            if skip is not None and skip(bk, token):
+                learn = False
+                continue
+            groups = self._window(bk, token).groups
+            name = sp.name
+            gk = sp.group_keys.get(name)
+            if gk is None:
+                gk = sp.group_key(name)
+            group = groups.get(gk)
+            if group is None:
+                group = groups[gk] = (name, {})
+            calcs = group[1]
+            calc = calcs.get(k)
+            if calc is None:
+                calc = calcs[k] = sp.cls(sp, mid, v, t)
+            else:
+                calc.add(v, t)
+                if calc.spec.base is not sp.base or (not fed and calc.tags != mid):
+                    learn = False  # the calculator's first arrival had other options or tags
+            fed.append(calc)
+            res.accepted += 1
+            if bk > res.max_key:
+                res.max_key = bk
+            if bk < res.min_key or not res.min_key:
+                res.min_key = bk
+        if learn:
+            for sp, calc in zip(shapes, fed):
+                calc.spec = sp
+            fast[k] = fed[0] if len(fed) == 1 else tuple(fed)
 
     def _add_slow(self, token, info, k, now_s, skip, res, fast) -> None:
         """The reference path: every point of a batch read field by field; learns a template."""
-        rk, specs, points, raw = info
+        rk, specs, points, raw, where = info
         tol = self.tolerance_s
-        where = layout(raw) if fast is not None and len(points) == 1 else None
         # a canonical layout starts with exactly the series key (see series_key); else compute it
         gkey = raw[:11] if where is not None else series_key(raw, rk)
         outcome: list = []

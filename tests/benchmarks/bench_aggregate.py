@@ -13,8 +13,9 @@ Two feeds of the same 6 rounds (6 samples per series in one 60 s window):
   the clock starts), as in real traffic where every series comes back every interval; the
   first sample of each series opens its calculator of the new window. This is what the
   targets are about: the per-series byte templates (receiver/aggregate/series.py) apply;
-* first sight: a fresh cache, so each series' first batch is decoded the careful way
-  (and its template learned): the cost of a burst of new series.
+* first sight: a fresh cache, so each series' first batch is new: the first of each
+  layout is decoded the careful way, the others are read with that layout's template
+  (receiver/aggregate/window.py `_guess`): the cost of a burst of new series.
 
 Baselines measured in the same run, on the same bodies:
 * bare parse: `aggregate.v1.Batchs.FromString` (upb) and nothing else;

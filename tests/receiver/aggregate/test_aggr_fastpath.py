@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import math
 import random
+import zlib
 
 import pytest
 
 from aggr_wire import SECOND, algo, batch_for, body_for, every_algorithm, forked
+from offload.codec._pbwire import enc_varint
 from receiver.aggregate import InvalidBatch, WindowCache
 
 T0 = 1_700_000_000
@@ -165,3 +167,117 @@ def test_invalid_body_changes_nothing_even_after_templated_batches():
     with pytest.raises(InvalidBatch):
         cache.feed(TOKENS[0], bad, T0)
     assert canon(p for w in cache.open_windows() for p in cache.window_points(w)) == before
+
+
+def counted(cache, name):
+    """Wrap a WindowCache method to count its calls; returns the counter list."""
+    calls = [0]
+    original = getattr(cache, name)
+
+    def wrapper(*args, **kwargs):
+        calls[0] += 1
+        return original(*args, **kwargs)
+
+    setattr(cache, name, wrapper)
+    return calls
+
+
+def test_new_series_are_read_with_a_known_layout():
+    # 300 series whose batches have the same length: only the first is read the careful way
+    algos = {k: v for k, v in every_algorithm(10).items() if v["method"] != "histogram"}
+    fast, slow = WindowCache(5), WindowCache(5, fast_path=False)
+    slow_calls, new_calls = counted(fast, "_add_slow"), counted(fast, "_add_new")
+    for tick in range(3):
+        batches = [batch_for(forked("nginx", "latency", float(h * tick), (T0 + tick) * SECOND + h,
+                                    {"host": f"h{h:03d}", "service": "web"}), algos, ("host", "service"))
+                   for h in range(300)]
+        body = body_for(batches)
+        assert fast.feed(TOKENS[0], body, T0) == slow.feed(TOKENS[0], body, T0)
+    assert flush(fast, T0 + 3600) == flush(slow, T0 + 3600)
+    small = sum(b.routing_key < 1 << 56 for b in batches)  # 1 in 128: never templated, read carefully
+    # beyond those, once per layout: 9- or 10-byte routing key, pick key lengths
+    assert slow_calls[0] <= 4 + 3 * small, (slow_calls, small)
+    assert new_calls[0] >= 290, new_calls
+
+
+def _raw(p, algos, group_by=("host",), config_hash=1, rk=None):
+    b = batch_for(p, algos, group_by, config_hash)
+    b.routing_key = rk if rk is not None else 1 << 63 | zlib.crc32(p.tags["host"].encode()) & 0xFFFF  # 10 bytes
+    b.pick_key = 7
+    return b.SerializeToString()
+
+
+def _feed_both(raws_by_now, skip=None):
+    """Feed each (now, [raw batches]) as one body to a templated and a reference cache."""
+    fast, ref = WindowCache(5), WindowCache(5, fast_path=False)
+    new_calls = counted(fast, "_add_new")
+    for now, raws in raws_by_now:
+        body = b"".join(b"\x0a" + enc_varint(len(r)) + r for r in raws)
+        assert fast.feed(TOKENS[0], body, now, skip) == ref.feed(TOKENS[0], body, now, skip)
+        assert flush(fast, now) == flush(ref, now)
+    assert flush(fast, T0 + 3600) == flush(ref, T0 + 3600)
+    return new_calls[0]
+
+
+def test_known_layouts_refuse_what_differs_at_the_same_length():
+    algos = {"s": algo("sum", "latency", window_s=60)}
+    t = T0 * SECOND
+    base = _raw(forked("nginx", "latency", 1.5, t, {"host": "h1", "service": "web"}), algos)
+    # a non-tag string field where a tag was, the same length (0a 07 service 12 03 web 40 01 = 16 bytes)
+    untagged = batch_for(forked("nginx", "latency", 2.5, t, {"host": "h2"}), algos)
+    untagged.points.arr[0].fields.add(key="service", s="webxx")
+    untagged.routing_key, untagged.pick_key = 1 << 63 | 2, 7
+    untagged = untagged.SerializeToString()
+    # is_tag before the value: still a canonical tag for the careful path
+    swapped = batch_for(forked("nginx", "latency", 3.5, t, {"host": "h3"}), algos)
+    f = swapped.points.arr[0].fields.add(key="service", is_tag=True)
+    f.s = "web"
+    swapped.routing_key, swapped.pick_key = 1 << 63 | 3, 7
+    swapped = swapped.SerializeToString()
+    # another rule (config hash, options) at the same length
+    other_hash = _raw(forked("nginx", "latency", 4.5, t, {"host": "h4", "service": "web"}), algos, config_hash=2)
+    other_method = _raw(forked("nginx", "latency", 5.5, t, {"host": "h5", "service": "web"}),
+                        {"s": algo("max", "latency", window_s=60)})
+    # routing keys of 9 bytes and of 8 bytes, tags one or two bytes longer to keep the length
+    rk9 = _raw(forked("nginx", "latency", 6.5, t, {"host": "h66", "service": "web"}), algos, rk=1 << 60)
+    rk8 = _raw(forked("nginx", "latency", 7.5, t, {"host": "h777", "service": "web"}), algos, rk=1 << 50)
+    # another measurement name of the same length, a float field that is not the source
+    other_name = _raw(forked("apach", "latency", 8.5, t, {"host": "h8", "service": "web"}), algos)
+    other_field = _raw(forked("nginx", "latencz", 9.5, t, {"host": "h9", "service": "web"}), algos)
+    raws = [base, untagged, swapped, other_hash, other_method, rk9, rk8, other_name, other_field]
+    assert len({len(r) for r in raws if r is not rk9 and r is not rk8}) == 1, [len(r) for r in raws]
+    # a 1-byte routing key then a pick key filling the 11 bytes a 10-byte key takes (its last
+    # byte 01 too), and the same series (key 5) in its usual layout: one calculator for both
+    assert base[10] == 0x01
+    disguised = b"\x08\x05\x30" + b"\x81" * 7 + b"\x01" + base[11:]
+    usual = _raw(forked("nginx", "latency", 0.5, t, {"host": "h1", "service": "web"}), algos, rk=5)
+    raws += [disguised, usual]
+    _feed_both([(T0 - 100, raws), (T0 - 100, raws[::-1])])
+    # each of them first, then the rest: every layout gets to be the known one
+    for i in range(len(raws)):
+        _feed_both([(T0 - 100, [raws[i]] + raws[:i] + raws[i + 1:])])
+
+
+def test_known_layouts_and_skipped_algorithms():
+    # `c` reads a tag that the first series lacks (skipped) and the second has (fed from a tag)
+    algos = {"s": algo("sum", "latency", window_s=60), "c": algo("count", "env", window_s=60),
+             "m": algo("max", "enz", window_s=60)}
+    t = T0 * SECOND
+    a = _raw(forked("nginx", "latency", 1.0, t, {"host": "h1", "enz": "prod"}), algos)
+    b = _raw(forked("nginx", "latency", 2.0, t, {"host": "h2", "env": "prod"}), algos)
+    c = _raw(forked("nginx", "latency", 3.0, t, {"host": "h3", "enz": "prod"}), algos)
+    assert len(a) == len(b) == len(c)
+    _feed_both([(T0 - 100, [a, b, c, b, a])])
+    _feed_both([(T0 - 100, [b, a, c]), (T0 - 100, [c, b, a])])
+
+
+def test_known_layouts_with_late_data_and_replay_skips():
+    algos = {"s": algo("sum", "latency", window_s=10), "n": algo("count", "latency", window_s=20)}
+
+    def raw(h, t_s):
+        return _raw(forked("nginx", "latency", float(h), t_s * SECOND + h, {"host": f"h{h}"}), algos)
+
+    late = [raw(1, T0), raw(2, T0 - 60), raw(3, T0), raw(4, T0 - 15), raw(5, T0 - 15), raw(2, T0)]
+    assert _feed_both([(T0 - 5, late), (T0, late)]) > 0
+    skipped_key = (T0 // 10 * 10 + 10) + 5  # the 10 s window of T0 (tolerance 5)
+    assert _feed_both([(T0 - 30, late)], skip=lambda bk, token: bk == skipped_key) > 0
