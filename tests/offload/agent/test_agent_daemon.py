@@ -66,8 +66,8 @@ async def test_aggregator_sees_pushed_and_local_points(dataway, tmp_path):
             r = await client.post(f"http://127.0.0.1:{port}/v1/write/metric",
                                   content=b"cpu,host=h1 usage=1.5 1700000000000000000")
             assert r.status_code == 200
-        for _ in range(200):
-            if dataway.ok_requests("/v1/aggregate"):
+        for _ in range(200):  # the aggregate pump and the Dataway writer flush independently
+            if dataway.ok_requests("/v1/aggregate") and dataway.points("metric"):
                 break
             await asyncio.sleep(0.05)
         agg = dataway.ok_requests("/v1/aggregate")
