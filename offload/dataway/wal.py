@@ -147,6 +147,7 @@ class DiskQueue:
         self._segment_bytes = segment_bytes
         self._sizes: dict[int, int] = {}  # live segment id -> bytes, ascending ids
         self._write_seg = 0
+        self._first_own_seg = 1 << 62  # segments from here on were appended by this process
         self._write_fd = -1
         self._unsynced: list[int] = []
         self._dir_dirty = False
@@ -180,6 +181,7 @@ class DiskQueue:
         elif ids:
             self._cursor = (ids[0], 0)
         self._write_seg = max(ids + [ack[0] if ack else 0]) + 1
+        self._first_own_seg = self._write_seg
         self._write_fd = self._create_segment(self._write_seg)
         if not ids:
             self._cursor = (self._write_seg, 0)
@@ -302,11 +304,18 @@ class DiskQueue:
                     self._close_reader()
                     self._read_fd = os.open(self._seg_path(sid), os.O_RDONLY)
                     self._read_seg = sid
-                # Shielded: if the reader is cancelled (close), the read still finishes before
-                # aclose() closes the descriptor the thread is reading from.
-                self._read_task = asyncio.ensure_future(asyncio.to_thread(read_frame, self._read_fd, off, end))
                 try:
-                    rec, nxt = await asyncio.shield(self._read_task)
+                    if sid >= self._first_own_seg:
+                        # Appended by this process moments ago: in the page cache, a read is a copy,
+                        # cheaper on the loop than a thread hop.
+                        rec, nxt = read_frame(self._read_fd, off, end)
+                    else:
+                        # Replay of an older run's segment may touch the disk. Shielded: if the reader
+                        # is cancelled (close), the read still finishes before aclose() closes the
+                        # descriptor the thread is reading from.
+                        self._read_task = asyncio.ensure_future(
+                            asyncio.to_thread(read_frame, self._read_fd, off, end))
+                        rec, nxt = await asyncio.shield(self._read_task)
                 except Corrupt as exc:
                     log.warning("dataway WAL %s: segment %d offset %d: %s; skipping %d bytes",
                                 self.path, sid, off, exc, end - off)

@@ -43,6 +43,9 @@ __all__ = ["DatawayWriter"]
 
 log = logging.getLogger("offload.dataway")
 
+# Bodies up to this many bytes (in total) are framed for the WAL on the event loop (~0.1 ms per MiB).
+_INLINE_FRAMING_BYTES = 1 << 20
+
 _STAT_KEYS = (
     "writes", "points_written", "bodies_queued",
     "bodies_sent", "points_sent", "retries", "bodies_requeued",
@@ -214,7 +217,11 @@ class DatawayWriter:
         if not built.bodies or not self._queues:
             return
         npoints = sum(body.points for body in built.bodies)
-        items = await asyncio.to_thread(self._records, category, built, token, self._clock())
+        if sum(len(body.payload) for body in built.bodies) <= _INLINE_FRAMING_BYTES:
+            # Framing is a CRC and a copy: for a batch's bodies that is cheaper than a thread hop.
+            items = self._records(category, built, token, self._clock())
+        else:
+            items = await asyncio.to_thread(self._records, category, built, token, self._clock())
         if self._closed:
             raise WriterClosed("the Dataway writer was closed during the write")
         commit = self._enqueue(category, npoints, items)

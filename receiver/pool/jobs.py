@@ -146,10 +146,14 @@ def unpack_points(blob: bytes) -> list[Point]:
 # -- framing (blocking side; the daemon side uses asyncio streams with the same header) ------------
 
 def write_frame(sock, data: bytes) -> None:
-    """Send one frame on a blocking socket."""
-    sock.sendall(FRAME_HEADER.pack(len(data)))
-    if data:
-        sock.sendall(data)
+    """Send one frame on a blocking socket (header and data in one gathered send when it all fits)."""
+    header = FRAME_HEADER.pack(len(data))
+    sent = sock.sendmsg((header, data)) if data else 0
+    if sent < len(header):
+        sock.sendall(header[sent:])
+        sent = len(header)
+    if sent - len(header) < len(data):
+        sock.sendall(memoryview(data)[sent - len(header):])
 
 
 def read_frame(sock) -> bytes | None:

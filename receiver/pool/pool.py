@@ -43,7 +43,8 @@ __all__ = ["WorkerPool"]
 
 log = logging.getLogger("receiver.pool")
 
-_PRELOAD = ["receiver.pool.worker", "receiver.pool.batch", "receiver.pipeline", "offload.codec"]
+_PRELOAD = ["receiver.pool.worker", "receiver.pool.batch", "receiver.pipeline", "offload.codec",
+            "offload.dataway.body"]
 _STREAM_LIMIT = 16 << 20
 
 
@@ -195,8 +196,7 @@ class WorkerPool:
             slot.inflight[entry.job_id] = entry
             frame = dumps(("job", entry.job_id, entry.job.to_tuple()))
             assert slot.writer is not None
-            slot.writer.write(FRAME_HEADER.pack(len(frame)))
-            slot.writer.write(frame)
+            slot.writer.writelines((FRAME_HEADER.pack(len(frame)), frame))  # one send, not two
 
     def _check_idle(self) -> None:
         if not self._pending and not any(s.inflight for s in self._slots):

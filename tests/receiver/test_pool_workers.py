@@ -150,3 +150,25 @@ def test_nginx_script_of_the_harness_compiles(tmp_path):
     store = ScriptStore(str(tmp_path))
     result = process_job(store, body_job(nginx_lp(0, 1, source="n")))
     assert result.points()[0].tags["http_method"] == "GET"
+
+
+def test_warm_up_compiles_every_script_before_the_first_batch(tmp_path):
+    import gc
+
+    from receiver.pool.worker import make_store, warm_up
+
+    d = scripts_dir(tmp_path, {"nginx": NGINX_SCRIPT, "broken": "grok(_, \n"})
+    (d / "metric").mkdir()
+    (d / "metric" / "cpu.p").write_text('add_key("seen", true)\n')
+    store = make_store(str(d), 100)
+    frozen_before, threshold = gc.get_freeze_count(), gc.get_threshold()
+    try:
+        assert warm_up(store, str(d)) == 2  # nginx.p and metric/cpu.p; the broken one is not fatal
+        assert store._entries[("logging", "nginx")].script is not None  # compiled now, not on first use
+        assert store.error("logging", "broken")
+        assert gc.get_freeze_count() > frozen_before
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+    assert process_job(store, body_job(nginx_lp(0, 3))).written == 3
+    assert warm_up(make_store(str(tmp_path / "missing"), 100), str(tmp_path / "missing")) == 0
