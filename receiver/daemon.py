@@ -60,6 +60,7 @@ class ReceiverDaemon:
         self.writer: Any = None
         self.pool: WorkerPool | None = None
         self.aggregate: Any = None
+        self.script_aggregates: Any = None
         self.grpc: GRPCServer | None = None
         self.http: HTTPServer | None = None
         self._stop = asyncio.Event()
@@ -82,7 +83,11 @@ class ReceiverDaemon:
         pool = self.pool
         metrics.bind_gauges(lambda: pool.queued, lambda: self.admission.batches,
                             lambda: self.admission.bytes, lambda: pool.alive)
-        ingestor = Ingestor(self.pool, self.writer, self.admission)
+        from receiver.pool.scriptagg import ScriptAggregates
+
+        self.script_aggregates = ScriptAggregates(self.writer)
+        await self.script_aggregates.start()
+        ingestor = Ingestor(self.pool, self.writer, self.admission, self.script_aggregates)
 
         routes = []
         self.aggregate = self._make_aggregate()
@@ -139,6 +144,8 @@ class ReceiverDaemon:
             await _quietly(self.pool.close(timeout=left()), "worker pool")
         if self.aggregate is not None:
             await _quietly(self.aggregate.stop(), "aggregate endpoint")
+        if self.script_aggregates is not None:
+            await _quietly(self.script_aggregates.stop(), "script aggregation buckets")
         if self.writer is not None:
             try:
                 delivered = await self.writer.flush(cfg.shutdown.flush_timeout)

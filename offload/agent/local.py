@@ -36,6 +36,7 @@ class LocalProcessor:
         self._lock = asyncio.Lock()
         self._closed = False
         self.observe: Callable[[str, list[Point]], None] | None = None  # sees every result batch
+        self._buckets = None  # agg_create buckets of the local scripts (receiver/pipeline/aggbuckets.py)
 
     async def _ensure(self):
         async with self._lock:
@@ -64,6 +65,7 @@ class LocalProcessor:
         from receiver.pipeline import run_batch
 
         out: list[Point] = []
+        side: dict[str, list[Point]] = {}  # create_point points of other categories
         errors, samples = 0, []
         points = list(points)
         for i in range(0, len(points), SLICE):
@@ -71,6 +73,18 @@ class LocalProcessor:
                 await asyncio.sleep(0)  # let the sender tasks and the HTTP API run
             result = run_batch(store, category, points[i:i + SLICE], script)
             out.extend(_points_of(result))
+            for cat, pts in getattr(result, "side", {}).items():
+                side.setdefault(cat, []).extend(pts)
+            if getattr(result, "agg", None):
+                if self._buckets is None:
+                    from receiver.pipeline.aggbuckets import AggBuckets
+
+                    self._buckets = AggBuckets()
+                for bucket, pts in self._buckets.apply(result.agg, None):
+                    side.setdefault(bucket.category, []).extend(pts)
+        if self._buckets is not None:  # no timer here: buckets whose interval ended emit with the next batch
+            for bucket, pts in self._buckets.due():
+                side.setdefault(bucket.category, []).extend(pts)
             errors += getattr(result, "errors", 0)
             samples.extend(getattr(result, "error_samples", [])[:3 - len(samples)])
         if errors:
@@ -81,6 +95,9 @@ class LocalProcessor:
         delay = 0.05
         while True:
             try:
+                for cat, pts in side.items():  # first, so a retry after a full WAL resends them too
+                    await writer.write(cat, pts)
+                side = {}
                 await writer.write(category, out)
                 return len(out)
             except RetryableError as exc:  # WAL full or failing: push back on the input, do not drop
@@ -94,6 +111,9 @@ class LocalProcessor:
         self._closed = True
         if self._writer is not None:
             try:
+                if self._buckets is not None:  # what the buckets hold, as DataKit does when it stops
+                    for bucket, pts in self._buckets.flush_all():
+                        await self._writer.write(bucket.category, pts)
                 await self._writer.flush()
             finally:
                 await self._writer.close()

@@ -6,7 +6,8 @@ and profiling, `<app_id>_<measurement>` for RUM, `<category>` for security, `<df
 for keyevent). Points with no script
 pass through unchanged (counted as `unprocessed`); dropped points are counted and left out;
 runtime errors are counted, a few messages sampled, and the point is kept as the failed run
-left it (platypus.md §1.5). Extra points made by create_point follow their parent.
+left it (platypus.md §1.5). Extra points made by create_point follow their parent; those of another category are
+set aside in `side`, by category.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ class BatchResult:
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
     unprocessed: int = 0
+    # extra points (create_point) of other categories than the batch's, by category
+    side: dict[str, list[Point]] = field(default_factory=dict)
+    # agg_create/agg_metric operations for the owner of the buckets (aggbuckets.py), in order
+    agg: list[tuple] = field(default_factory=list)
 
 
 def _key(pt: Point, key: str) -> str | None:
@@ -57,6 +62,7 @@ def run_batch(store: ScriptStore, category: str, points: list[Point], source: st
     out = BatchResult()
     kept = out.points
     scripts: dict = {}  # one store lookup per distinct script name per batch
+    created: set = set()  # agg_create buckets already in out.agg: one create each is enough
     for pt in points:
         name = source if source is not None else (pt.name if category == "logging" else script_name(category, pt))
         script = scripts.get(name, False)
@@ -66,7 +72,7 @@ def run_batch(store: ScriptStore, category: str, points: list[Point], source: st
             kept.append(pt)
             out.unprocessed += 1
             continue
-        _, dropped, error, extra, _ = script.run(pt, category)
+        _, dropped, error, extra, cats = script.run(pt, category)
         if error is not None:
             out.errors += 1
             if len(out.error_samples) < MAX_ERROR_SAMPLES:
@@ -75,6 +81,23 @@ def run_batch(store: ScriptStore, category: str, points: list[Point], source: st
             out.dropped += 1
         else:
             kept.append(pt)
+        if script.agg_pending:  # agg_create/agg_metric operations, in order (aggbuckets.py)
+            _take_agg(out.agg, script.agg_pending, created)
         if extra:
-            kept.extend(extra)
+            for p, c in zip(extra, cats or ()):
+                if c == category:
+                    kept.append(p)
+                else:  # create_point(category=...) of another category: written there
+                    out.side.setdefault(c, []).append(p)
     return out
+
+
+def _take_agg(out: list, pending: list, created: set) -> None:
+    for op in pending:
+        if op[0] == "c":
+            key = (op[1], op[2])
+            if key in created:
+                continue
+            created.add(key)
+        out.append(op)
+    pending.clear()

@@ -18,6 +18,8 @@ from typing import Any, Iterator
 
 from offload.point import Point
 
+from .aggbuckets import AggBuckets
+
 from .errors import CompileError
 from .runtime import compile_script
 from .store import ScriptStore
@@ -83,6 +85,7 @@ def run_command(args: argparse.Namespace) -> int:
     store = ScriptStore(path.parent if category == "logging" else path.parent.parent)
     script.resolver = lambda name: store.get(category, name)
     out = sys.stdout
+    buckets = AggBuckets()  # agg_create: emitted on on_count, and whatever they hold at the end of the input
     try:
         for line in _lines(args):
             pt = Point(args.source, {}, {"message": line}, time.time_ns())
@@ -90,8 +93,17 @@ def run_command(args: argparse.Namespace) -> int:
             out.write(_render(pt, r.dropped, r.error) + "\n")
             for extra in r.extra:
                 out.write(_render(extra, False, None) + "\n")
+            if script.agg_pending:
+                emitted = buckets.apply(script.agg_pending, None)
+                script.agg_pending.clear()
+                for _, points in emitted:
+                    for p in points:
+                        out.write(_render(p, False, None) + "\n")
     except OSError as exc:
         print(f"error: cannot read input: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    for _, points in buckets.flush_all():
+        for p in points:
+            out.write(_render(p, False, None) + "\n")
     out.flush()
     return 0

@@ -28,6 +28,9 @@ from .postprocess import (
     promote_time,
 )
 from .registry import MISSING, ScriptRuntimeError
+from .ptwindow import WINDOW_OPTION, Windows
+
+AGG_OPTION = "\x00agg"  # ctx.options key of agg_create/agg_metric operations (builtins/aggfns.py)
 
 __all__ = ["Context", "DEFAULT_BUDGET", "RunResult", "Script", "compile_script"]
 
@@ -233,6 +236,8 @@ class Script:
         # idle Contexts for the next runs: list.pop() and append() are atomic, so two threads
         # running the same script never share one
         self._spares: list[Context] = []
+        self._windows: Windows | None = None  # point_window() state (ptwindow.py), made on first use
+        self.agg_pending: list[tuple] = []  # agg_create/agg_metric operations not yet taken by run_batch
         code.namespace["__pl_script__"] = self
 
     def __repr__(self) -> str:
@@ -321,6 +326,20 @@ class Script:
             for pt in extra:
                 promote_time(pt)
             cats = _categories(ctx._new_point_categories, len(extra), category)
+        opts = ctx._options
+        if opts:
+            ops = opts.get(AGG_OPTION)
+            if ops:  # agg_create/agg_metric: handed to the bucket owner with the batch (aggbuckets.py)
+                self.agg_pending.extend(ops)
+        reg = opts.get(WINDOW_OPTION) if opts else None
+        if reg is not None:  # point_window() ran: settle the point in its stream's window
+            windows = self._windows
+            if windows is None:
+                windows = self._windows = Windows()
+            dropped, held = windows.settle(reg, point, dropped)
+            if held:
+                extra = (extra or []) + held
+                cats = (cats or []) + [category] * len(held)
         self._release(ctx, budget)
         return _tuple_new(RunResult, (point, dropped, None, extra, cats))
 
@@ -332,6 +351,9 @@ class Script:
 
     def _failed(self, ctx: Context, point: Point, category: str, error: str, budget: float | None) -> RunResult:
         extra = ctx._new_points
+        ops = ctx._options.get(AGG_OPTION) if ctx._options else None
+        if ops:  # what ran before the error counts, as the point keeps its changes
+            self.agg_pending.extend(ops)
         cats = _categories(ctx._new_point_categories, len(extra), category) if extra else None
         self._release(ctx, budget)
         return _tuple_new(RunResult, (point, False, error, extra, cats))

@@ -264,12 +264,14 @@ def _process(store: Any, job: Job) -> JobResult:
     if job.dry:
         return JobResult(received=received, echo=echo, stats=[(NO_SCRIPT, received, 0, 0, 0)])
 
+    side: dict[str, list[Point]] = {}
+    agg: list[tuple] = []
     if job.passthrough:
         out, stats, samples = points, [ScriptStats(NO_SCRIPT, received, received)], []
     else:
-        out, stats, samples = _run_scripts(store, job.category, points, script)
+        out, stats, samples = _run_scripts(store, job.category, points, script, side, agg)
     result = JobResult(received=received, written=len(out), stats=[s.row() for s in stats],
-                       error_samples=samples, echo=echo)
+                       error_samples=samples, echo=echo, agg=agg)
     for p in out:
         p.warns = None  # diagnostics of the decode checks: never stored (wire.md a.2)
     if job.build is not None:
@@ -277,12 +279,19 @@ def _process(store: Any, job: Job) -> JobResult:
 
         encoding, max_raw, gzip = job.build
         result.built = build_bodies(out, encoding, max_raw, gzip, job.headers) if out else None
+        result.side = [(cat, build_bodies(pts, encoding, max_raw, gzip, job.headers), len(pts))
+                       for cat, pts in side.items()]
     else:
         result.points_blob = pack_points(out)
+        result.side = [(cat, pack_points(pts), len(pts)) for cat, pts in side.items()]
     return result
 
 
-def _run_scripts(store: Any, category: str, points: list[Point], script: str) -> tuple[list[Point], list[ScriptStats], list[str]]:
+def _run_scripts(store: Any, category: str, points: list[Point], script: str,
+                 side: dict[str, list[Point]] | None = None,
+                 agg: list[tuple] | None = None) -> tuple[list[Point], list[ScriptStats], list[str]]:
+    """Run the scripts; extra points of other categories (create_point) go to `side`, by category,
+    and agg_create/agg_metric operations to `agg`."""
     from receiver.pipeline import run_batch
 
     if category != "logging":
@@ -304,6 +313,11 @@ def _run_scripts(store: Any, category: str, points: list[Point], script: str) ->
         res = run_batch(store, category, group, source=name or None)
         result_points = list(res.points)
         out.extend(result_points)
+        if side is not None:
+            for cat, pts in getattr(res, "side", {}).items():
+                side.setdefault(cat, []).extend(pts)
+        if agg is not None:
+            agg.extend(getattr(res, "agg", ()))
         unprocessed = _count(getattr(res, "unprocessed", 0))
         label = name if name and unprocessed < len(group) else NO_SCRIPT
         stats.append(ScriptStats(label, len(group), len(result_points), _count(res.errors), _count(res.dropped)))

@@ -25,7 +25,7 @@ from offload.errors import PermanentError, RetryableError
 from receiver import metrics
 from receiver.errors import BadRequest, Overloaded, PayloadTooLarge, ShuttingDown
 from receiver.pool.admission import Admission, Ticket
-from receiver.pool.jobs import Job
+from receiver.pool.jobs import Job, unpack_points
 from receiver.pool.prebuilt import BodySink
 
 __all__ = ["Ingestor", "Outcome"]
@@ -45,11 +45,12 @@ class Outcome:
 class Ingestor:
     """Runs admitted batches through the pool and the writer."""
 
-    def __init__(self, pool: Any, writer: Any, admission: Admission) -> None:
+    def __init__(self, pool: Any, writer: Any, admission: Admission, aggregates: Any = None) -> None:
         self.pool = pool
         self.writer = writer
         self.admission = admission
         self.bodies = BodySink(writer)
+        self.aggregates = aggregates  # a ScriptAggregates: the node's agg_create buckets
 
     def admit(self, nbytes: int = 0) -> Ticket:
         """A ticket for one batch; Overloaded when full, ShuttingDown while draining."""
@@ -71,11 +72,16 @@ class Ingestor:
         metrics.record_batch(job.category, result.stats, result.cost_s)
         if result.error_samples:
             log.debug("script errors in a %s batch: %s", job.category, result.error_samples)
-        if not job.dry and result.written:
+        if not job.dry and (result.written or result.side):
             try:
-                if result.built is not None:
+                for category, data, n in result.side:  # create_point points of other categories
+                    if job.build is not None:  # the worker built the bodies (as for the main points)
+                        await self.bodies.write_built(category, data, n, token)
+                    else:
+                        await self.writer.write(category, unpack_points(data), token=token, headers=job.headers)
+                if result.written and result.built is not None:
                     await self.bodies.write_built(job.category, result.built, result.written, token)
-                else:
+                elif result.written:
                     await self.writer.write(job.category, result.points(), token=token, headers=job.headers)
             except RetryableError as exc:  # WriterFull, WalError
                 raise Overloaded(f"results cannot be queued: {exc}") from exc
@@ -83,6 +89,10 @@ class Ingestor:
                 raise ShuttingDown("the Dataway writer is closed") from exc
             except PermanentError as exc:  # InvalidWrite: a token DataKit would reject
                 raise BadRequest(str(exc), code="invalidToken") from exc
+        if result.agg and self.aggregates is not None and not job.dry:
+            # after the batch's own results are durable: a batch refused above is sent again
+            # and must not count twice
+            await self.aggregates.apply(result.agg, token)
         return Outcome(result.received, result.written, result.echo)
 
 

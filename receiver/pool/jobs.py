@@ -97,12 +97,16 @@ class JobResult:
     echo: bytes | None = None
     # With Job.build: the finished bodies, a offload.dataway.body.BuildResult (points_blob stays empty).
     built: Any = None
+    # Extra points of other categories (create_point): (category, bodies or points blob as above, count)
+    side: list[tuple[str, Any, int]] = field(default_factory=list)
+    # agg_create/agg_metric operations for the daemon's buckets (receiver/pool/scriptagg.py)
+    agg: list[tuple] = field(default_factory=list)
     # Filled in by the pool on the daemon side:
     attempts: int = 1
 
     def to_tuple(self) -> tuple:
         return (self.error, self.points_blob, self.received, self.written, self.stats, self.error_samples,
-                self.cost_s, self.echo, self.built)
+                self.cost_s, self.echo, self.built, self.side, self.agg)
 
     @classmethod
     def from_tuple(cls, t: tuple) -> JobResult:

@@ -2,6 +2,6 @@
 in `receiver.pipeline.registry.BUILTINS`; each module owns one family of functions."""
 
 from . import encoding, grokfns, jsonfns, keys, strings, timefns  # noqa: F401  (registration)
-from . import extras, sqlcover, useragent, xmlfns  # noqa: F401
+from . import aggfns, extras, sqlcover, useragent, windowfns, xmlfns  # noqa: F401
 
 __all__: list[str] = []

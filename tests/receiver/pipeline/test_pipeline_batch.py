@@ -59,11 +59,21 @@ def test_error_samples_are_bounded(tmp_path):
 
 
 def test_extra_points_follow_their_parent(tmp_path, t_builtins):
-    store = store_with(tmp_path, app='_t_emit("sub_" + _)\nif _ == "b" { drop() }')
-    res = run_batch(store, "logging", pts(("app", "a"), ("app", "b"), ("app", "c")))
+    store = store_with(tmp_path, **{"metric/app": '_t_emit("sub_" + _)\nif _ == "b" { drop() }'})
+    res = run_batch(store, "metric", pts(("app", "a"), ("app", "b"), ("app", "c")))  # _t_emit makes metric points
     assert [p.name for p in res.points] == ["app", "sub_a", "sub_b", "app", "sub_c"]
     sub = res.points[1]
     assert sub.time == 5 and "time" not in sub.fields  # time promotion applies to extra points
+
+
+def test_create_point_of_another_category_is_set_aside(tmp_path):
+    store = store_with(tmp_path, app='create_point("errs", {"h": "x"}, {"n": 1}, category="M")\n'
+                                     'create_point("same", {}, {"n": 2}, category="L")')
+    res = run_batch(store, "logging", pts(("app", "a")))
+    assert [p.name for p in res.points] == ["app", "same"]  # the batch's own category follows its parent
+    assert list(res.side) == ["metric"]
+    [m] = res.side["metric"]
+    assert (m.name, m.tags, m.fields, m.time) == ("errs", {"h": "x"}, {"n": 1}, 1)
 
 
 def test_other_categories_use_their_directory(tmp_path):
